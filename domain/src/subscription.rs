@@ -1,0 +1,711 @@
+//! A customer's subscription (aggregate id = a UUID), paid from the wallet.
+//!
+//! Money and subscription live in two aggregates, so every payment from the
+//! wallet is a numbered *charge*: `ChargeRequested` here, then a wallet debit
+//! with reference `sub:<id>:<n>`, then `ChargeSettled` (or `ChargeFailed` when
+//! the wallet refused). The `commands` crate runs those steps and a process
+//! manager finishes any that a crash interrupted; because the wallet applies a
+//! reference once and a charge settles once, no step can happen twice.
+use chrono::{DateTime, Duration, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Actor, ActorRef, Permission, PermissionDenied};
+use crate::money::Toman;
+use crate::plan::PlanSnapshot;
+use crate::values::{CustomerId, Location};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ChargeKind {
+    Purchase,
+    Renewal { plan: PlanSnapshot },
+    Traffic { gb: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SubscriptionCommand {
+    RequestPurchase {
+        id: Uuid,
+        customer: CustomerId,
+        plan: PlanSnapshot,
+        location: Location,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+    RequestRenewal {
+        plan: PlanSnapshot,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+    RequestTraffic {
+        gb: u32,
+        price: Toman,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+    SettleCharge {
+        charge_no: u32,
+        at: DateTime<Utc>,
+    },
+    FailCharge {
+        charge_no: u32,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    Expire {
+        at: DateTime<Utc>,
+    },
+    Cancel {
+        refund: Toman,
+        reason: String,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SubscriptionEvent {
+    SubscriptionRequested {
+        id: Uuid,
+        customer: CustomerId,
+        plan: PlanSnapshot,
+        location: Location,
+        by: ActorRef,
+        at: DateTime<Utc>,
+    },
+    ChargeRequested {
+        customer: CustomerId,
+        charge_no: u32,
+        kind: ChargeKind,
+        amount: Toman,
+        at: DateTime<Utc>,
+    },
+    ChargeSettled {
+        customer: CustomerId,
+        charge_no: u32,
+        kind: ChargeKind,
+        amount: Toman,
+        starts_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        traffic_gb: u32,
+        at: DateTime<Utc>,
+    },
+    ChargeFailed {
+        customer: CustomerId,
+        charge_no: u32,
+        amount: Toman,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    SubscriptionExpired {
+        customer: CustomerId,
+        at: DateTime<Utc>,
+    },
+    SubscriptionCancelled {
+        customer: CustomerId,
+        refund: Toman,
+        reason: String,
+        by: ActorRef,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for SubscriptionEvent {
+    fn event_type(&self) -> String {
+        match self {
+            SubscriptionEvent::SubscriptionRequested { .. } => "SubscriptionRequested",
+            SubscriptionEvent::ChargeRequested { .. } => "ChargeRequested",
+            SubscriptionEvent::ChargeSettled { .. } => "ChargeSettled",
+            SubscriptionEvent::ChargeFailed { .. } => "ChargeFailed",
+            SubscriptionEvent::SubscriptionExpired { .. } => "SubscriptionExpired",
+            SubscriptionEvent::SubscriptionCancelled { .. } => "SubscriptionCancelled",
+        }
+        .to_string()
+    }
+    fn event_version(&self) -> String {
+        "1.0".to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("this subscription already exists")]
+    AlreadyExists,
+    #[error("no such subscription")]
+    NotFound,
+    #[error("only the customer or staff may do this")]
+    NotYourSubscription,
+    #[error("a payment for this subscription is still in progress")]
+    ChargePending,
+    #[error("charge #{0} is not pending")]
+    NoSuchPendingCharge(u32),
+    #[error("the subscription is {0}")]
+    WrongStatus(&'static str),
+    #[error("the subscription has not reached its expiry time")]
+    NotYetExpired,
+    #[error("extra traffic needs at least 1 GB and a price")]
+    InvalidTraffic,
+    #[error("an unlimited subscription needs no extra traffic")]
+    Unlimited,
+    #[error("a refund cannot exceed what was paid ({paid} Toman)")]
+    RefundTooLarge { paid: Toman },
+    #[error("a reason is required")]
+    ReasonRequired,
+    #[error("a renewal must be for the same plan")]
+    DifferentPlan,
+    #[error(transparent)]
+    Denied(#[from] PermissionDenied),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubscriptionStatus {
+    #[default]
+    New,
+    /// Waiting for its first charge.
+    Pending,
+    Active,
+    /// The first charge failed: it never became active.
+    Failed,
+    Expired,
+    Cancelled,
+}
+
+impl SubscriptionStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            SubscriptionStatus::New => "new",
+            SubscriptionStatus::Pending => "pending",
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Failed => "failed",
+            SubscriptionStatus::Expired => "expired",
+            SubscriptionStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCharge {
+    pub charge_no: u32,
+    pub kind: ChargeKind,
+    pub amount: Toman,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: Option<Uuid>,
+    pub customer: Option<CustomerId>,
+    pub plan: Option<PlanSnapshot>,
+    pub location: Option<Location>,
+    pub status: SubscriptionStatus,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub traffic_gb: u32,
+    pub paid: Toman,
+    pub charges: u32,
+    pub pending: Option<PendingCharge>,
+}
+
+/// The wallet reference of a subscription charge; the wallet applies it once.
+pub fn charge_reference(subscription: Uuid, charge_no: u32) -> String {
+    format!("sub:{subscription}:{charge_no}")
+}
+
+/// The wallet reference of a cancelled subscription's refund.
+pub fn refund_reference(subscription: Uuid) -> String {
+    format!("refund:{subscription}")
+}
+
+impl Subscription {
+    fn owner(&self) -> Result<CustomerId, SubscriptionError> {
+        self.customer.ok_or(SubscriptionError::NotFound)
+    }
+
+    fn authorize(by: &Actor, customer: CustomerId) -> Result<(), SubscriptionError> {
+        if by.customer_id() == Some(customer) || by.has(Permission::ManageSubscriptions) {
+            Ok(())
+        } else {
+            Err(SubscriptionError::NotYourSubscription)
+        }
+    }
+
+    fn no_pending(&self) -> Result<(), SubscriptionError> {
+        if self.pending.is_some() {
+            Err(SubscriptionError::ChargePending)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn request_charge(&self, customer: CustomerId, kind: ChargeKind, amount: Toman, at: DateTime<Utc>) -> SubscriptionEvent {
+        SubscriptionEvent::ChargeRequested {
+            customer,
+            charge_no: self.charges + 1,
+            kind,
+            amount,
+            at,
+        }
+    }
+
+    fn settle(&self, customer: CustomerId, charge: &PendingCharge, at: DateTime<Utc>) -> SubscriptionEvent {
+        let (starts_at, expires_at, traffic_gb) = match &charge.kind {
+            ChargeKind::Purchase => {
+                let plan = self.plan.as_ref().expect("a requested subscription has a plan");
+                (at, at + Duration::days(i64::from(plan.duration_days)), plan.traffic_gb)
+            }
+            ChargeKind::Renewal { plan } => {
+                let from = self.expires_at.map_or(at, |e| e.max(at));
+                (self.starts_at.unwrap_or(at), from + Duration::days(i64::from(plan.duration_days)), plan.traffic_gb)
+            }
+            ChargeKind::Traffic { gb } => (
+                self.starts_at.unwrap_or(at),
+                self.expires_at.unwrap_or(at),
+                self.traffic_gb.saturating_add(*gb),
+            ),
+        };
+        SubscriptionEvent::ChargeSettled {
+            customer,
+            charge_no: charge.charge_no,
+            kind: charge.kind.clone(),
+            amount: charge.amount,
+            starts_at,
+            expires_at,
+            traffic_gb,
+            at,
+        }
+    }
+}
+
+impl Aggregate for Subscription {
+    const TYPE: &'static str = "Subscription";
+    type Command = SubscriptionCommand;
+    type Event = SubscriptionEvent;
+    type Error = SubscriptionError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+        use SubscriptionCommand as C;
+        use SubscriptionError as Err;
+        use SubscriptionEvent as E;
+        use SubscriptionStatus as S;
+        match command {
+            C::RequestPurchase {
+                id,
+                customer,
+                plan,
+                location,
+                by,
+                at,
+            } => {
+                if self.id.is_some() {
+                    return Err(Err::AlreadyExists);
+                }
+                Self::authorize(&by, customer)?;
+                let amount = plan.price;
+                sink.write(
+                    E::SubscriptionRequested {
+                        id,
+                        customer,
+                        plan,
+                        location,
+                        by: by.reference(),
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                let charge = self.request_charge(customer, ChargeKind::Purchase, amount, at);
+                sink.write(charge, self).await;
+            }
+            C::RequestRenewal { plan, by, at } => {
+                let customer = self.owner()?;
+                Self::authorize(&by, customer)?;
+                if !matches!(self.status, S::Active | S::Expired) {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                if self.plan.as_ref().map(|p| p.plan_id) != Some(plan.plan_id) {
+                    return Err(Err::DifferentPlan);
+                }
+                self.no_pending()?;
+                let amount = plan.price;
+                let charge = self.request_charge(customer, ChargeKind::Renewal { plan }, amount, at);
+                sink.write(charge, self).await;
+            }
+            C::RequestTraffic { gb, price, by, at } => {
+                let customer = self.owner()?;
+                Self::authorize(&by, customer)?;
+                if self.status != S::Active {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                if gb == 0 || price.is_zero() {
+                    return Err(Err::InvalidTraffic);
+                }
+                if self.traffic_gb == 0 {
+                    return Err(Err::Unlimited);
+                }
+                self.no_pending()?;
+                let charge = self.request_charge(customer, ChargeKind::Traffic { gb }, price, at);
+                sink.write(charge, self).await;
+            }
+            C::SettleCharge { charge_no, at } => {
+                let customer = self.owner()?;
+                let pending = match &self.pending {
+                    Some(p) if p.charge_no == charge_no => p.clone(),
+                    _ => return Err(Err::NoSuchPendingCharge(charge_no)),
+                };
+                let event = self.settle(customer, &pending, at);
+                sink.write(event, self).await;
+            }
+            C::FailCharge { charge_no, reason, at } => {
+                let customer = self.owner()?;
+                let amount = match &self.pending {
+                    Some(p) if p.charge_no == charge_no => p.amount,
+                    _ => return Err(Err::NoSuchPendingCharge(charge_no)),
+                };
+                sink.write(
+                    E::ChargeFailed {
+                        customer,
+                        charge_no,
+                        amount,
+                        reason,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::Expire { at } => {
+                let customer = self.owner()?;
+                if self.status != S::Active {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                if self.expires_at.is_some_and(|e| e > at) {
+                    return Err(Err::NotYetExpired);
+                }
+                sink.write(E::SubscriptionExpired { customer, at }, self).await;
+            }
+            C::Cancel { refund, reason, by, at } => {
+                by.require(Permission::ManageSubscriptions)?;
+                let customer = self.owner()?;
+                if !matches!(self.status, S::Active | S::Expired) {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                self.no_pending()?;
+                if refund > self.paid {
+                    return Err(Err::RefundTooLarge { paid: self.paid });
+                }
+                let reason = reason.trim().to_string();
+                if reason.is_empty() {
+                    return Err(Err::ReasonRequired);
+                }
+                sink.write(
+                    E::SubscriptionCancelled {
+                        customer,
+                        refund,
+                        reason,
+                        by: by.reference(),
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        use SubscriptionEvent as E;
+        match event {
+            E::SubscriptionRequested {
+                id,
+                customer,
+                plan,
+                location,
+                ..
+            } => {
+                self.id = Some(id);
+                self.customer = Some(customer);
+                self.traffic_gb = plan.traffic_gb;
+                self.plan = Some(plan);
+                self.location = Some(location);
+                self.status = SubscriptionStatus::Pending;
+            }
+            E::ChargeRequested {
+                charge_no, kind, amount, ..
+            } => {
+                self.charges = charge_no;
+                self.pending = Some(PendingCharge { charge_no, kind, amount });
+            }
+            E::ChargeSettled {
+                amount,
+                starts_at,
+                expires_at,
+                traffic_gb,
+                ..
+            } => {
+                self.pending = None;
+                self.paid = self.paid.checked_add(amount).unwrap_or(self.paid);
+                self.starts_at = Some(starts_at);
+                self.expires_at = Some(expires_at);
+                self.traffic_gb = traffic_gb;
+                self.status = SubscriptionStatus::Active;
+            }
+            E::ChargeFailed { charge_no, .. } => {
+                self.pending = None;
+                if charge_no == 1 {
+                    self.status = SubscriptionStatus::Failed;
+                }
+            }
+            E::SubscriptionExpired { .. } => self.status = SubscriptionStatus::Expired,
+            E::SubscriptionCancelled { .. } => self.status = SubscriptionStatus::Cancelled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{loc, t0, toman};
+    use cqrs_es::test::TestFramework;
+
+    type Given = TestFramework<Subscription>;
+    const C: CustomerId = CustomerId(5);
+
+    fn plan() -> PlanSnapshot {
+        PlanSnapshot {
+            plan_id: Uuid::nil(),
+            name: "Monthly".into(),
+            duration_days: 30,
+            traffic_gb: 50,
+            price: toman(150_000),
+        }
+    }
+    fn requested() -> Vec<SubscriptionEvent> {
+        vec![
+            SubscriptionEvent::SubscriptionRequested {
+                id: Uuid::nil(),
+                customer: C,
+                plan: plan(),
+                location: loc("France"),
+                by: ActorRef::User(C),
+                at: t0(),
+            },
+            SubscriptionEvent::ChargeRequested {
+                customer: C,
+                charge_no: 1,
+                kind: ChargeKind::Purchase,
+                amount: toman(150_000),
+                at: t0(),
+            },
+        ]
+    }
+    fn active() -> Vec<SubscriptionEvent> {
+        let mut e = requested();
+        e.push(SubscriptionEvent::ChargeSettled {
+            customer: C,
+            charge_no: 1,
+            kind: ChargeKind::Purchase,
+            amount: toman(150_000),
+            starts_at: t0(),
+            expires_at: t0() + Duration::days(30),
+            traffic_gb: 50,
+            at: t0(),
+        });
+        e
+    }
+    fn admin() -> Actor {
+        Actor::user(CustomerId(1), Permission::ALL)
+    }
+
+    #[test]
+    fn a_purchase_requests_its_first_charge() {
+        Given::with(())
+            .given_no_previous_events()
+            .when(SubscriptionCommand::RequestPurchase {
+                id: Uuid::nil(),
+                customer: C,
+                plan: plan(),
+                location: loc("France"),
+                by: Actor::user(C, []),
+                at: t0(),
+            })
+            .then_expect_events(requested());
+    }
+
+    #[test]
+    fn nobody_buys_for_someone_else_without_the_permission() {
+        Given::with(())
+            .given_no_previous_events()
+            .when(SubscriptionCommand::RequestPurchase {
+                id: Uuid::nil(),
+                customer: C,
+                plan: plan(),
+                location: loc("France"),
+                by: Actor::user(CustomerId(6), [Permission::Sell]),
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::NotYourSubscription);
+    }
+
+    #[test]
+    fn settling_the_first_charge_activates_for_the_plan_duration() {
+        let later = t0() + Duration::hours(1);
+        Given::with(())
+            .given(requested())
+            .when(SubscriptionCommand::SettleCharge { charge_no: 1, at: later })
+            .then_expect_events(vec![SubscriptionEvent::ChargeSettled {
+                customer: C,
+                charge_no: 1,
+                kind: ChargeKind::Purchase,
+                amount: toman(150_000),
+                starts_at: later,
+                expires_at: later + Duration::days(30),
+                traffic_gb: 50,
+                at: later,
+            }]);
+    }
+
+    #[test]
+    fn a_charge_settles_only_once() {
+        Given::with(())
+            .given(active())
+            .when(SubscriptionCommand::SettleCharge { charge_no: 1, at: t0() })
+            .then_expect_error(SubscriptionError::NoSuchPendingCharge(1));
+    }
+
+    #[test]
+    fn a_failed_first_charge_fails_the_subscription() {
+        let mut sub = Subscription::default();
+        for e in requested() {
+            sub.apply(e);
+        }
+        sub.apply(SubscriptionEvent::ChargeFailed {
+            customer: C,
+            charge_no: 1,
+            amount: toman(150_000),
+            reason: "insufficient".into(),
+            at: t0(),
+        });
+        assert_eq!(sub.status, SubscriptionStatus::Failed);
+    }
+
+    #[test]
+    fn renewal_extends_from_the_current_expiry() {
+        let mut events = active();
+        events.push(SubscriptionEvent::ChargeRequested {
+            customer: C,
+            charge_no: 2,
+            kind: ChargeKind::Renewal { plan: plan() },
+            amount: toman(150_000),
+            at: t0(),
+        });
+        Given::with(())
+            .given(events)
+            .when(SubscriptionCommand::SettleCharge {
+                charge_no: 2,
+                at: t0() + Duration::days(10),
+            })
+            .then_expect_events(vec![SubscriptionEvent::ChargeSettled {
+                customer: C,
+                charge_no: 2,
+                kind: ChargeKind::Renewal { plan: plan() },
+                amount: toman(150_000),
+                starts_at: t0(),
+                expires_at: t0() + Duration::days(60),
+                traffic_gb: 50,
+                at: t0() + Duration::days(10),
+            }]);
+    }
+
+    #[test]
+    fn one_charge_at_a_time() {
+        Given::with(())
+            .given(requested())
+            .when(SubscriptionCommand::RequestTraffic {
+                gb: 10,
+                price: toman(20_000),
+                by: Actor::user(C, []),
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::WrongStatus("pending"));
+        let mut events = active();
+        events.push(SubscriptionEvent::ChargeRequested {
+            customer: C,
+            charge_no: 2,
+            kind: ChargeKind::Traffic { gb: 10 },
+            amount: toman(20_000),
+            at: t0(),
+        });
+        Given::with(())
+            .given(events)
+            .when(SubscriptionCommand::RequestRenewal {
+                plan: plan(),
+                by: Actor::user(C, []),
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::ChargePending);
+    }
+
+    #[test]
+    fn expiry_waits_for_the_expiry_time() {
+        Given::with(())
+            .given(active())
+            .when(SubscriptionCommand::Expire {
+                at: t0() + Duration::days(29),
+            })
+            .then_expect_error(SubscriptionError::NotYetExpired);
+        Given::with(())
+            .given(active())
+            .when(SubscriptionCommand::Expire {
+                at: t0() + Duration::days(30),
+            })
+            .then_expect_events(vec![SubscriptionEvent::SubscriptionExpired {
+                customer: C,
+                at: t0() + Duration::days(30),
+            }]);
+    }
+
+    #[test]
+    fn a_refund_never_exceeds_what_was_paid() {
+        Given::with(())
+            .given(active())
+            .when(SubscriptionCommand::Cancel {
+                refund: toman(150_001),
+                reason: "x".into(),
+                by: admin(),
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::RefundTooLarge { paid: toman(150_000) });
+        Given::with(())
+            .given(active())
+            .when(SubscriptionCommand::Cancel {
+                refund: toman(100_000),
+                reason: "panel down".into(),
+                by: admin(),
+                at: t0(),
+            })
+            .then_expect_events(vec![SubscriptionEvent::SubscriptionCancelled {
+                customer: C,
+                refund: toman(100_000),
+                reason: "panel down".into(),
+                by: ActorRef::User(CustomerId(1)),
+                at: t0(),
+            }]);
+    }
+
+    #[test]
+    fn a_customer_cannot_cancel_with_a_refund() {
+        Given::with(())
+            .given(active())
+            .when(SubscriptionCommand::Cancel {
+                refund: toman(1),
+                reason: "x".into(),
+                by: Actor::user(C, []),
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::Denied(PermissionDenied(Permission::ManageSubscriptions)));
+    }
+}
