@@ -206,11 +206,18 @@ pub struct Subscription {
     pub paid: Toman,
     pub charges: u32,
     pub pending: Option<PendingCharge>,
+    /// Set when cancelled: what the customer gets back.
+    pub refund: Option<Toman>,
 }
 
 /// The wallet reference of a subscription charge; the wallet applies it once.
 pub fn charge_reference(subscription: Uuid, charge_no: u32) -> String {
     format!("sub:{subscription}:{charge_no}")
+}
+
+/// The wallet reference that gives back a failed charge's debit.
+pub fn reversal_reference(subscription: Uuid, charge_no: u32) -> String {
+    format!("sub:{subscription}:{charge_no}:reversal")
 }
 
 /// The wallet reference of a cancelled subscription's refund.
@@ -460,7 +467,10 @@ impl Aggregate for Subscription {
                 }
             }
             E::SubscriptionExpired { .. } => self.status = SubscriptionStatus::Expired,
-            E::SubscriptionCancelled { .. } => self.status = SubscriptionStatus::Cancelled,
+            E::SubscriptionCancelled { refund, .. } => {
+                self.status = SubscriptionStatus::Cancelled;
+                self.refund = Some(refund);
+            }
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum WalletReason {
     Charge { subscription_id: Uuid, charge_no: u32 },
     /// Money returned for a cancelled subscription.
     Refund { subscription_id: Uuid },
+    /// A debit given back because its charge failed after all (a race the
+    /// process manager repairs).
+    ChargeReversal { subscription_id: Uuid, charge_no: u32 },
     /// A staff correction, with its note.
     Adjustment { by: ActorRef, note: String },
 }
@@ -37,6 +40,7 @@ impl WalletReason {
             WalletReason::TopUp { .. } => "top_up",
             WalletReason::Charge { .. } => "charge",
             WalletReason::Refund { .. } => "refund",
+            WalletReason::ChargeReversal { .. } => "charge_reversal",
             WalletReason::Adjustment { .. } => "adjustment",
         }
     }

@@ -1,0 +1,51 @@
+use domain::card::CardError;
+use domain::customer::CustomerError;
+use domain::payment::PaymentError;
+use domain::plan::PlanError;
+use domain::role::RoleError;
+use domain::subscription::SubscriptionError;
+use domain::wallet::WalletError;
+
+/// Keeps the three kinds apart so an edge can answer 422, 409 or 500:
+/// a broken rule (the domain variants, `NotFound`, `Blocked`), a conflict that
+/// outlasted the retries, and an infrastructure failure.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
+    #[error(transparent)]
+    Role(#[from] RoleError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error(transparent)]
+    Wallet(#[from] WalletError),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Subscription(#[from] SubscriptionError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("customer {0} is blocked")]
+    Blocked(domain::CustomerId),
+    #[error("no active bank card can receive payments")]
+    NoActiveCard,
+    #[error("too many concurrent changes to the same record; try again")]
+    Conflict,
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+impl From<sqlx::Error> for CommandError {
+    fn from(e: sqlx::Error) -> Self {
+        CommandError::Storage(e.to_string())
+    }
+}
+
+impl CommandError {
+    /// A broken business rule or bad input, as opposed to a conflict or an outage.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, CommandError::Conflict | CommandError::Storage(_))
+    }
+}
