@@ -68,10 +68,13 @@ CREATE TABLE pending_receipts (
     card_number text,
     card_holder text,
     purpose text NOT NULL,
-    receipt text NOT NULL,
-    submitted_at timestamptz NOT NULL
+    plan_name text,
+    -- NULL until the customer sends the receipt: only then is it in the queue.
+    receipt text,
+    created_at timestamptz NOT NULL,
+    submitted_at timestamptz
 );
-CREATE INDEX pending_receipts_submitted ON pending_receipts (submitted_at);
+CREATE INDEX pending_receipts_submitted ON pending_receipts (submitted_at) WHERE receipt IS NOT NULL;
 
 CREATE TABLE subscriptions (
     id uuid PRIMARY KEY,
