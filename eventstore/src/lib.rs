@@ -51,7 +51,7 @@ pub struct StoredEvent {
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await?)
 }

@@ -1,0 +1,103 @@
+//! `mrjbot serve` and `mrjbot relay`: long-running processes.
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use commands::Commands;
+use workers::{run_consumer, DirectFeed, ExpiryScheduler, Feed, NatsConfig, NatsFeed, ProcessManager, ProjectorConsumer, Relay, Shutdown};
+
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Do not run the relay here (another process runs `mrjbot relay`).
+    #[arg(long)]
+    no_relay: bool,
+    /// Seconds between expiry scans.
+    #[arg(long, env = "MRJ_EXPIRY_INTERVAL_SECS", default_value_t = 60)]
+    expiry_interval_secs: u64,
+}
+
+async fn nats_feed(config: &Config, pool: &sqlx::PgPool) -> Result<Option<NatsFeed>> {
+    let Some(url) = &config.nats_url else { return Ok(None) };
+    let feed = NatsFeed::connect(
+        NatsConfig {
+            url: url.clone(),
+            prefix: config.nats_prefix.clone(),
+        },
+        pool.clone(),
+    )
+    .await?;
+    Ok(Some(feed))
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
+    let pool = crate::ready(config).await?;
+    let (stop, shutdown) = Shutdown::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let nats = nats_feed(config, &pool).await?;
+    let feed: Arc<dyn Feed> = match &nats {
+        Some(n) => {
+            tracing::info!(prefix = %config.nats_prefix, "event feed: NATS JetStream");
+            Arc::new(n.clone())
+        }
+        None => {
+            tracing::info!("event feed: direct from the event store (NATS_URL unset)");
+            Arc::new(DirectFeed::new(pool.clone()))
+        }
+    };
+    if let (Some(n), false) = (&nats, args.no_relay) {
+        let relay = Relay::new(pool.clone(), n.clone());
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = relay.run_until_stopped(s).await {
+                tracing::error!(error = %e, "relay stopped");
+            }
+        });
+    }
+    for projector in projections::all() {
+        let consumer = Arc::new(ProjectorConsumer {
+            pool: pool.clone(),
+            projector,
+        });
+        tasks.spawn(run_consumer(feed.clone(), consumer, shutdown.clone()));
+    }
+    let commands = Commands::new(pool.clone());
+    tasks.spawn(run_consumer(feed.clone(), Arc::new(ProcessManager { commands: commands.clone() }), shutdown.clone()));
+    let scheduler = ExpiryScheduler {
+        commands,
+        interval: Duration::from_secs(args.expiry_interval_secs.max(1)),
+    };
+    tasks.spawn(scheduler.run_until_stopped(shutdown.clone()));
+    tracing::info!(tasks = tasks.len(), "mrjbot serving; Ctrl-C or SIGTERM stops");
+    wait_for_signal().await;
+    tracing::info!("stopping");
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+pub async fn relay(config: &Config) -> Result<()> {
+    let pool = crate::ready(config).await?;
+    let Some(nats) = nats_feed(config, &pool).await? else {
+        anyhow::bail!("NATS_URL is not set: there is nothing to relay to");
+    };
+    let (stop, shutdown) = Shutdown::new();
+    let task = tokio::spawn(Relay::new(pool, nats).run_until_stopped(shutdown));
+    wait_for_signal().await;
+    let _ = stop.send(true);
+    task.await??;
+    Ok(())
+}
