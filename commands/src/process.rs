@@ -4,7 +4,9 @@
 //! with the synchronous path, or after a crash half-way, moves money once.
 use chrono::{DateTime, Utc};
 use domain::payment::{PaymentPurpose, PaymentStatus};
-use domain::subscription::{charge_reference, refund_reference, reversal_reference, SubscriptionCommand, SubscriptionError, SubscriptionEvent, SubscriptionStatus};
+use domain::subscription::{
+    charge_reference, refund_reference, reversal_reference, SubscriptionCommand, SubscriptionError, SubscriptionEvent, SubscriptionStatus,
+};
 use domain::wallet::{WalletCommand, WalletError, WalletReason};
 use domain::{Actor, AnyEvent};
 use eventstore::StoredEvent;
@@ -29,8 +31,12 @@ impl Commands {
         let id = || Uuid::parse_str(&event.aggregate_id).map_err(|e| CommandError::Storage(e.to_string()));
         match decoded {
             AnyEvent::Payment(domain::payment::PaymentEvent::PaymentApproved { .. }) => self.complete_payment(id()?, at).await?,
-            AnyEvent::Subscription(SubscriptionEvent::ChargeRequested { charge_no, .. }) => self.complete_charge(id()?, charge_no, at).await?,
-            AnyEvent::Subscription(SubscriptionEvent::ChargeFailed { charge_no, .. }) => self.reverse_failed_charge(id()?, charge_no, at).await?,
+            AnyEvent::Subscription(SubscriptionEvent::ChargeRequested { charge_no, .. }) => {
+                self.complete_charge(id()?, charge_no, at).await?
+            }
+            AnyEvent::Subscription(SubscriptionEvent::ChargeFailed { charge_no, .. }) => {
+                self.reverse_failed_charge(id()?, charge_no, at).await?
+            }
             AnyEvent::Subscription(SubscriptionEvent::SubscriptionCancelled { .. }) => self.complete_refund(id()?, at).await?,
             _ => return Ok(Reaction::Ignored),
         }
@@ -96,7 +102,10 @@ impl Commands {
                 WalletCommand::Debit {
                     customer,
                     amount: pending.amount,
-                    reason: WalletReason::Charge { subscription_id: subscription, charge_no },
+                    reason: WalletReason::Charge {
+                        subscription_id: subscription,
+                        charge_no,
+                    },
                     reference: charge_reference(subscription, charge_no),
                     at,
                 },
@@ -124,7 +133,12 @@ impl Commands {
     /// A failed charge must leave no debit behind.
     async fn reverse_failed_charge(&self, subscription: Uuid, charge_no: u32, at: DateTime<Utc>) -> Result<(), CommandError> {
         let failed = self.charge_events(subscription).await?.into_iter().find_map(|e| match e {
-            SubscriptionEvent::ChargeFailed { charge_no: n, customer, amount, .. } if n == charge_no => Some((customer, amount)),
+            SubscriptionEvent::ChargeFailed {
+                charge_no: n,
+                customer,
+                amount,
+                ..
+            } if n == charge_no => Some((customer, amount)),
             _ => None,
         });
         let Some((customer, amount)) = failed else {
@@ -140,7 +154,10 @@ impl Commands {
                 WalletCommand::Credit {
                     customer,
                     amount,
-                    reason: WalletReason::ChargeReversal { subscription_id: subscription, charge_no },
+                    reason: WalletReason::ChargeReversal {
+                        subscription_id: subscription,
+                        charge_no,
+                    },
                     reference: reversal_reference(subscription, charge_no),
                     at,
                 },
@@ -164,7 +181,9 @@ impl Commands {
                 WalletCommand::Credit {
                     customer,
                     amount: refund,
-                    reason: WalletReason::Refund { subscription_id: subscription },
+                    reason: WalletReason::Refund {
+                        subscription_id: subscription,
+                    },
                     reference: refund_reference(subscription),
                     at,
                 },

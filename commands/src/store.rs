@@ -21,9 +21,7 @@ pub struct Store<A: Aggregate> {
 
 impl<A: Aggregate> Clone for Store<A> {
     fn clone(&self) -> Self {
-        Store {
-            inner: self.inner.clone(),
-        }
+        Store { inner: self.inner.clone() }
     }
 }
 
@@ -53,7 +51,10 @@ where
             attempt += 1;
             let mut ctx = self.inner.load_aggregate(id).await.map_err(storage::<A>)?;
             let sink = EventSink::<A>::default();
-            ctx.aggregate().handle(command.clone(), &(), &sink).await.map_err(CommandError::from)?;
+            ctx.aggregate()
+                .handle(command.clone(), &(), &sink)
+                .await
+                .map_err(CommandError::from)?;
             let events = sink.collect().await;
             if events.is_empty() {
                 return Ok(events);

@@ -83,7 +83,13 @@ impl Commands {
         Ok(Actor::User { id, permissions })
     }
 
-    pub async fn define_role(&self, by: &Actor, name: RoleName, permissions: BTreeSet<Permission>, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn define_role(
+        &self,
+        by: &Actor,
+        name: RoleName,
+        permissions: BTreeSet<Permission>,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
         self.roles
             .execute(
                 name.as_str(),
@@ -117,7 +123,14 @@ impl Commands {
 
     pub async fn block_customer(&self, by: &Actor, id: CustomerId, reason: String, at: DateTime<Utc>) -> Result<(), CommandError> {
         self.customers
-            .execute(&id.to_string(), CustomerCommand::Block { by: by.clone(), reason, at })
+            .execute(
+                &id.to_string(),
+                CustomerCommand::Block {
+                    by: by.clone(),
+                    reason,
+                    at,
+                },
+            )
             .await?;
         Ok(())
     }
@@ -134,7 +147,15 @@ impl Commands {
     pub async fn create_plan(&self, by: &Actor, spec: PlanSpec, at: DateTime<Utc>) -> Result<Uuid, CommandError> {
         let id = Uuid::new_v4();
         self.plans
-            .execute(&id.to_string(), PlanCommand::CreatePlan { id, spec, by: by.clone(), at })
+            .execute(
+                &id.to_string(),
+                PlanCommand::CreatePlan {
+                    id,
+                    spec,
+                    by: by.clone(),
+                    at,
+                },
+            )
             .await?;
         Ok(id)
     }
@@ -153,7 +174,14 @@ impl Commands {
         Ok(())
     }
 
-    pub async fn add_card(&self, by: &Actor, number: CardNumber, holder: String, bank: Option<String>, at: DateTime<Utc>) -> Result<Uuid, CommandError> {
+    pub async fn add_card(
+        &self,
+        by: &Actor,
+        number: CardNumber,
+        holder: String,
+        bank: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<Uuid, CommandError> {
         let id = Uuid::new_v4();
         self.cards
             .execute(
@@ -201,12 +229,12 @@ impl Commands {
         }
         let card_id = match card {
             Some(c) => c,
-            None => sqlx::query_scalar::<_, Uuid>(
-                "SELECT id FROM cards WHERE active ORDER BY received_total, received_count, added_at LIMIT 1",
-            )
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(CommandError::NoActiveCard)?,
+            None => {
+                sqlx::query_scalar::<_, Uuid>("SELECT id FROM cards WHERE active ORDER BY received_total, received_count, added_at LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(CommandError::NoActiveCard)?
+            }
         };
         let snapshot = self
             .cards
@@ -258,14 +286,28 @@ impl Commands {
 
     pub async fn reject_payment(&self, by: &Actor, payment: Uuid, reason: String, at: DateTime<Utc>) -> Result<(), CommandError> {
         self.payments
-            .execute(&payment.to_string(), PaymentCommand::RejectPayment { by: by.clone(), reason, at })
+            .execute(
+                &payment.to_string(),
+                PaymentCommand::RejectPayment {
+                    by: by.clone(),
+                    reason,
+                    at,
+                },
+            )
             .await?;
         Ok(())
     }
 
     // ---- wallet --------------------------------------------------------------
 
-    pub async fn adjust_wallet(&self, by: &Actor, customer: CustomerId, delta: Decimal, note: String, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn adjust_wallet(
+        &self,
+        by: &Actor,
+        customer: CustomerId,
+        delta: Decimal,
+        note: String,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
         if self.customers.load(&customer.to_string()).await?.id.is_none() {
             return Err(CommandError::NotFound("customer"));
         }
@@ -370,7 +412,14 @@ impl Commands {
         self.complete_requested(subscription, &events, at).await
     }
 
-    pub async fn add_traffic(&self, by: &Actor, subscription: Uuid, gb: u32, price: Toman, at: DateTime<Utc>) -> Result<PurchaseOutcome, CommandError> {
+    pub async fn add_traffic(
+        &self,
+        by: &Actor,
+        subscription: Uuid,
+        gb: u32,
+        price: Toman,
+        at: DateTime<Utc>,
+    ) -> Result<PurchaseOutcome, CommandError> {
         let events = self
             .subscriptions
             .execute(
@@ -386,7 +435,12 @@ impl Commands {
         self.complete_requested(subscription, &events, at).await
     }
 
-    async fn complete_requested(&self, subscription: Uuid, events: &[domain::subscription::SubscriptionEvent], at: DateTime<Utc>) -> Result<PurchaseOutcome, CommandError> {
+    async fn complete_requested(
+        &self,
+        subscription: Uuid,
+        events: &[domain::subscription::SubscriptionEvent],
+        at: DateTime<Utc>,
+    ) -> Result<PurchaseOutcome, CommandError> {
         use domain::subscription::SubscriptionEvent as E;
         let charge_no = events
             .iter()
@@ -399,7 +453,14 @@ impl Commands {
         self.charge_outcome(subscription, charge_no).await
     }
 
-    pub async fn cancel_subscription(&self, by: &Actor, subscription: Uuid, refund: Toman, reason: String, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn cancel_subscription(
+        &self,
+        by: &Actor,
+        subscription: Uuid,
+        refund: Toman,
+        reason: String,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
         self.subscriptions
             .execute(
                 &subscription.to_string(),
@@ -441,7 +502,9 @@ impl Commands {
         use domain::subscription::SubscriptionEvent as E;
         for event in self.charge_events(subscription).await?.into_iter().rev() {
             match event {
-                E::ChargeSettled { charge_no: n, expires_at, .. } if n == charge_no => {
+                E::ChargeSettled {
+                    charge_no: n, expires_at, ..
+                } if n == charge_no => {
                     return Ok(PurchaseOutcome::Active { subscription, expires_at });
                 }
                 E::ChargeFailed { charge_no: n, reason, .. } if n == charge_no => {
@@ -464,4 +527,3 @@ impl Commands {
             .collect()
     }
 }
-

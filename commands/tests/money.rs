@@ -34,10 +34,14 @@ async fn world() -> World {
     let db = TestDb::new().await.unwrap();
     let cmd = Commands::new(db.pool.clone());
     let now = Utc::now();
-    cmd.register_customer(ADMIN, Some("boss".into()), Language::En, None, now).await.unwrap();
+    cmd.register_customer(ADMIN, Some("boss".into()), Language::En, None, now)
+        .await
+        .unwrap();
     cmd.grant_role(&Actor::System, ADMIN, RoleName::Admin, now).await.unwrap();
     let admin = cmd.actor(ADMIN).await.unwrap();
-    cmd.register_customer(CUSTOMER, Some("ali".into()), Language::Fa, None, now).await.unwrap();
+    cmd.register_customer(CUSTOMER, Some("ali".into()), Language::Fa, None, now)
+        .await
+        .unwrap();
     let plan = cmd
         .create_plan(
             &admin,
@@ -52,10 +56,23 @@ async fn world() -> World {
         )
         .await
         .unwrap();
-    let card = cmd.add_card(&admin, CardNumber::parse("6037997599999993").unwrap(), "Reza Ahmadi".into(), None, now)
+    let card = cmd
+        .add_card(
+            &admin,
+            CardNumber::parse("6037997599999993").unwrap(),
+            "Reza Ahmadi".into(),
+            None,
+            now,
+        )
         .await
         .unwrap();
-    World { db, cmd, admin, plan, card }
+    World {
+        db,
+        cmd,
+        admin,
+        plan,
+        card,
+    }
 }
 
 async fn top_up(w: &World, amount: i64) -> Uuid {
@@ -147,7 +164,10 @@ async fn a_purchase_interrupted_after_the_order_is_finished_by_the_process_manag
     let me = w.cmd.actor(CUSTOMER).await.unwrap();
     let sub = Uuid::new_v4();
     // The process "dies" right after recording the order: no debit yet.
-    w.cmd.request_purchase(&me, CUSTOMER, w.plan, &france(), sub, Utc::now()).await.unwrap();
+    w.cmd
+        .request_purchase(&me, CUSTOMER, w.plan, &france(), sub, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(w.cmd.subscription(sub).await.unwrap().status, SubscriptionStatus::Pending);
     assert_eq!(w.cmd.balance(CUSTOMER).await.unwrap(), toman(100_000));
 
@@ -167,7 +187,10 @@ async fn a_purchase_interrupted_after_the_debit_is_settled_without_a_second_debi
     w.cmd.approve_payment(&w.admin, payment, Utc::now()).await.unwrap();
     let me = w.cmd.actor(CUSTOMER).await.unwrap();
     let sub = Uuid::new_v4();
-    w.cmd.request_purchase(&me, CUSTOMER, w.plan, &france(), sub, Utc::now()).await.unwrap();
+    w.cmd
+        .request_purchase(&me, CUSTOMER, w.plan, &france(), sub, Utc::now())
+        .await
+        .unwrap();
     // The process "dies" after the debit committed but before the charge settled.
     Store::<Wallet>::new(w.db.pool.clone())
         .execute(
@@ -175,7 +198,10 @@ async fn a_purchase_interrupted_after_the_debit_is_settled_without_a_second_debi
             WalletCommand::Debit {
                 customer: CUSTOMER,
                 amount: toman(100_000),
-                reason: WalletReason::Charge { subscription_id: sub, charge_no: 1 },
+                reason: WalletReason::Charge {
+                    subscription_id: sub,
+                    charge_no: 1,
+                },
                 reference: charge_reference(sub, 1),
                 at: Utc::now(),
             },
@@ -201,7 +227,10 @@ async fn an_approval_interrupted_before_the_credit_is_credited_once_on_replay() 
         .await
         .unwrap();
     let me = w.cmd.actor(CUSTOMER).await.unwrap();
-    w.cmd.submit_receipt(&me, plan_payment, "tg:photo-2".into(), Utc::now()).await.unwrap();
+    w.cmd
+        .submit_receipt(&me, plan_payment, "tg:photo-2".into(), Utc::now())
+        .await
+        .unwrap();
     let stores = Store::<domain::payment::Payment>::new(w.db.pool.clone());
     for p in [payment, plan_payment] {
         stores
@@ -231,12 +260,21 @@ async fn a_cancellation_refunds_once_and_never_more_than_was_paid() {
     w.cmd.approve_payment(&w.admin, payment, Utc::now()).await.unwrap();
     let me = w.cmd.actor(CUSTOMER).await.unwrap();
     let sub = Uuid::new_v4();
-    w.cmd.purchase_plan(&me, CUSTOMER, w.plan, &france(), sub, Utc::now()).await.unwrap();
-    let too_much = w.cmd.cancel_subscription(&w.admin, sub, toman(100_001), "x".into(), Utc::now()).await;
+    w.cmd
+        .purchase_plan(&me, CUSTOMER, w.plan, &france(), sub, Utc::now())
+        .await
+        .unwrap();
+    let too_much = w
+        .cmd
+        .cancel_subscription(&w.admin, sub, toman(100_001), "x".into(), Utc::now())
+        .await;
     assert!(too_much.is_err());
     let by_customer = w.cmd.cancel_subscription(&me, sub, toman(1), "x".into(), Utc::now()).await;
     assert!(by_customer.is_err());
-    w.cmd.cancel_subscription(&w.admin, sub, toman(60_000), "panel lost".into(), Utc::now()).await.unwrap();
+    w.cmd
+        .cancel_subscription(&w.admin, sub, toman(60_000), "panel lost".into(), Utc::now())
+        .await
+        .unwrap();
     replay_process_manager(&w).await;
     assert_eq!(w.cmd.balance(CUSTOMER).await.unwrap(), toman(60_000));
 }
@@ -246,14 +284,20 @@ async fn permissions_come_from_roles_including_custom_ones() {
     let w = world().await;
     let now = Utc::now();
     let seller = CustomerId(600);
-    w.cmd.register_customer(seller, None, Language::Fa, Some(CUSTOMER), now).await.unwrap();
+    w.cmd
+        .register_customer(seller, None, Language::Fa, Some(CUSTOMER), now)
+        .await
+        .unwrap();
     w.cmd.grant_role(&w.admin, seller, RoleName::Seller, now).await.unwrap();
     let payment = top_up(&w, 10_000).await;
     let as_seller = w.cmd.actor(seller).await.unwrap();
     assert!(w.cmd.approve_payment(&as_seller, payment, now).await.is_err());
 
     let night = RoleName::parse("night_shift").unwrap();
-    assert!(w.cmd.grant_role(&w.admin, seller, night.clone(), now).await.is_err(), "undefined custom role");
+    assert!(
+        w.cmd.grant_role(&w.admin, seller, night.clone(), now).await.is_err(),
+        "undefined custom role"
+    );
     w.cmd
         .define_role(&w.admin, night.clone(), [Permission::ApproveReceipts].into(), now)
         .await

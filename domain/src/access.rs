@@ -123,7 +123,8 @@ impl RoleName {
         }
         let valid = !s.is_empty()
             && s.len() <= 32
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if valid {
             Ok(RoleName::Custom(s))
         } else {
@@ -189,10 +190,7 @@ impl fmt::Display for RoleName {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Actor {
     System,
-    User {
-        id: CustomerId,
-        permissions: BTreeSet<Permission>,
-    },
+    User { id: CustomerId, permissions: BTreeSet<Permission> },
 }
 
 /// Who did it, as recorded in events (permissions are not history).
@@ -263,7 +261,10 @@ mod tests {
     #[test]
     fn a_user_without_the_permission_is_refused() {
         let seller = Actor::user(CustomerId(5), [Permission::Sell]);
-        assert_eq!(seller.require(Permission::ApproveReceipts), Err(PermissionDenied(Permission::ApproveReceipts)));
+        assert_eq!(
+            seller.require(Permission::ApproveReceipts),
+            Err(PermissionDenied(Permission::ApproveReceipts))
+        );
         assert!(seller.require(Permission::Sell).is_ok());
         assert!(Actor::System.require(Permission::ManageRoles).is_ok());
     }

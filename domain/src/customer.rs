@@ -158,7 +158,9 @@ impl Aggregate for Customer {
                 if referrer == Some(id) {
                     return Err(CustomerError::SelfReferral);
                 }
-                let username = username.map(|u| u.trim().trim_start_matches('@').to_string()).filter(|u| !u.is_empty());
+                let username = username
+                    .map(|u| u.trim().trim_start_matches('@').to_string())
+                    .filter(|u| !u.is_empty());
                 E::CustomerRegistered {
                     id,
                     username,

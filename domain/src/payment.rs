@@ -29,6 +29,13 @@ impl PaymentMethod {
             PaymentMethod::CardToCard { .. } => "card_to_card",
         }
     }
+
+    /// The receiving card, for methods that have one.
+    pub fn card_id(&self) -> Option<Uuid> {
+        match self {
+            PaymentMethod::CardToCard { card } => Some(card.card_id),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +43,10 @@ impl PaymentMethod {
 pub enum PaymentPurpose {
     WalletTopUp,
     /// Buys this plan at this location once approved; the price is copied now.
-    PlanPurchase { plan: PlanSnapshot, location: Location },
+    PlanPurchase {
+        plan: PlanSnapshot,
+        location: Location,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,10 +243,7 @@ impl Aggregate for Payment {
                     customer,
                     amount: self.amount,
                     method: self.method.as_ref().map(|m| m.name()).unwrap_or_default().to_string(),
-                    card_id: match &self.method {
-                        Some(PaymentMethod::CardToCard { card }) => Some(card.card_id),
-                        None => None,
-                    },
+                    card_id: self.method.as_ref().and_then(PaymentMethod::card_id),
                     purpose: self.purpose.clone().unwrap_or(PaymentPurpose::WalletTopUp),
                     by: by.reference(),
                     at,
@@ -344,7 +351,10 @@ mod tests {
                 customer: C,
                 amount: toman(100_000),
                 method: method(),
-                purpose: PaymentPurpose::PlanPurchase { plan, location: loc("France") },
+                purpose: PaymentPurpose::PlanPurchase {
+                    plan,
+                    location: loc("France"),
+                },
                 at: t0(),
             })
             .then_expect_error(PaymentError::AmountDiffersFromPrice { expected: toman(150_000) });

@@ -81,12 +81,7 @@ impl Aggregate for Role {
 
     async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
         let event = match command {
-            RoleCommand::DefineRole {
-                name,
-                permissions,
-                by,
-                at,
-            } => {
+            RoleCommand::DefineRole { name, permissions, by, at } => {
                 by.require(Permission::ManageRoles)?;
                 if !name.is_custom() {
                     return Err(RoleError::BuiltIn);

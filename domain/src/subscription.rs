@@ -264,7 +264,11 @@ impl Subscription {
             }
             ChargeKind::Renewal { plan } => {
                 let from = self.expires_at.map_or(at, |e| e.max(at));
-                (self.starts_at.unwrap_or(at), from + Duration::days(i64::from(plan.duration_days)), plan.traffic_gb)
+                (
+                    self.starts_at.unwrap_or(at),
+                    from + Duration::days(i64::from(plan.duration_days)),
+                    plan.traffic_gb,
+                )
             }
             ChargeKind::Traffic { gb } => (
                 self.starts_at.unwrap_or(at),

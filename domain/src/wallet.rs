@@ -160,7 +160,14 @@ impl Wallet {
         }
     }
 
-    fn credit(&self, customer: CustomerId, amount: Toman, reason: WalletReason, reference: String, at: DateTime<Utc>) -> Result<Option<WalletEvent>, WalletError> {
+    fn credit(
+        &self,
+        customer: CustomerId,
+        amount: Toman,
+        reason: WalletReason,
+        reference: String,
+        at: DateTime<Utc>,
+    ) -> Result<Option<WalletEvent>, WalletError> {
         if self.check(customer, &reference, Direction::Credit, amount)? {
             return Ok(None);
         }
@@ -175,7 +182,14 @@ impl Wallet {
         }))
     }
 
-    fn debit(&self, customer: CustomerId, amount: Toman, reason: WalletReason, reference: String, at: DateTime<Utc>) -> Result<Option<WalletEvent>, WalletError> {
+    fn debit(
+        &self,
+        customer: CustomerId,
+        amount: Toman,
+        reason: WalletReason,
+        reference: String,
+        at: DateTime<Utc>,
+    ) -> Result<Option<WalletEvent>, WalletError> {
         if self.check(customer, &reference, Direction::Debit, amount)? {
             return Ok(None);
         }

@@ -56,6 +56,24 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
         .await?)
 }
 
+/// Connects, creating the database first when the server says it does not
+/// exist (SQLSTATE 3D000), so a fresh install needs no manual `createdb`.
+pub async fn connect_or_create(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    match connect(url, max_connections).await {
+        Err(StoreError::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
+            let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+            let name = options.get_database().unwrap_or("postgres").to_string();
+            let admin = connect(&testing::database_url(url, "postgres"), 1).await?;
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&admin).await?;
+            admin.close().await;
+            tracing::info!(database = %name, "created database");
+            connect(url, max_connections).await
+        }
+        other => other,
+    }
+}
+
 const SELECT: &str = "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
      payload, metadata, recorded_at FROM events";
 

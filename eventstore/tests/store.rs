@@ -38,7 +38,10 @@ async fn positions_are_gapless_and_follow_commit_order() {
     let b = tokio::spawn(async move { append(&b_pool, "b", 1).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!b.is_finished(), "B committed while an earlier position was still open");
-    assert!(read_after(pool, 0, 10).await.unwrap().is_empty(), "a reader saw an uncommitted position");
+    assert!(
+        read_after(pool, 0, 10).await.unwrap().is_empty(),
+        "a reader saw an uncommitted position"
+    );
 
     a.commit().await.unwrap();
     b.await.unwrap().unwrap();

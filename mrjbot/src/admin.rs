@@ -113,6 +113,9 @@ pub enum CardsCommand {
     List,
 }
 
+/// id, name, days, GB, price, locations, active — as `plans list` prints them.
+type PlanRow = (Uuid, String, i32, i32, Decimal, Vec<String>, bool);
+
 fn role(s: &str) -> Result<RoleName> {
     RoleName::parse(s).map_err(|e| anyhow::anyhow!("{e}: `{s}`"))
 }
@@ -208,7 +211,7 @@ pub async fn plans(pool: &PgPool, command: PlansCommand) -> Result<()> {
             println!("retired {id}");
         }
         PlansCommand::List => {
-            let rows: Vec<(Uuid, String, i32, i32, Decimal, Vec<String>, bool)> =
+            let rows: Vec<PlanRow> =
                 sqlx::query_as("SELECT id, name, duration_days, traffic_gb, price, locations, active FROM plans ORDER BY created_at")
                     .fetch_all(pool)
                     .await?;

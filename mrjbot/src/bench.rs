@@ -40,7 +40,9 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<()> {
     let result = measure(config, &pool, &args).await;
     pool.close().await;
     if !args.keep {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
     }
     result
 }
@@ -90,7 +92,10 @@ async fn measure(config: &Config, pool: &PgPool, args: &BenchArgs) -> Result<()>
     let mut next = args.events as i64;
     let direct: Arc<dyn Feed> = Arc::new(DirectFeed::new(pool.clone()));
     let (p50, p99, max) = lag(pool, &cmd, direct, None, &mut next, args).await?;
-    println!("lag, direct feed: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({} events at {}/s)", args.lag_events, args.lag_rate);
+    println!(
+        "lag, direct feed: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({} events at {}/s)",
+        args.lag_events, args.lag_rate
+    );
     match &config.nats_url {
         Some(url) => {
             let nats = NatsFeed::connect(
@@ -113,7 +118,8 @@ async fn measure(config: &Config, pool: &PgPool, args: &BenchArgs) -> Result<()>
 }
 
 async fn register(cmd: &Commands, i: i64) -> Result<()> {
-    cmd.register_customer(CustomerId(1_000_000 + i), None, Language::Fa, None, Utc::now()).await?;
+    cmd.register_customer(CustomerId(1_000_000 + i), None, Language::Fa, None, Utc::now())
+        .await?;
     Ok(())
 }
 
@@ -121,7 +127,14 @@ async fn register(cmd: &Commands, i: i64) -> Result<()> {
 /// `feed`, sampling the slowest projector's checkpoint every millisecond or
 /// so. An event's lag is from its commit to the first sample in which every
 /// read model includes it.
-async fn lag(pool: &PgPool, cmd: &Commands, feed: Arc<dyn Feed>, relay: Option<NatsFeed>, next: &mut i64, args: &BenchArgs) -> Result<(f64, f64, f64)> {
+async fn lag(
+    pool: &PgPool,
+    cmd: &Commands,
+    feed: Arc<dyn Feed>,
+    relay: Option<NatsFeed>,
+    next: &mut i64,
+    args: &BenchArgs,
+) -> Result<(f64, f64, f64)> {
     let (stop, shutdown) = Shutdown::new();
     let mut tasks = Vec::new();
     if let Some(nats) = relay {
@@ -178,11 +191,12 @@ async fn lag(pool: &PgPool, cmd: &Commands, feed: Arc<dyn Feed>, relay: Option<N
     for t in tasks {
         let _ = t.await;
     }
-    let events: Vec<(i64, DateTime<Utc>)> = sqlx::query_as("SELECT position, recorded_at FROM events WHERE position > $1 AND position <= $2 ORDER BY position")
-        .bind(from)
-        .bind(target)
-        .fetch_all(pool)
-        .await?;
+    let events: Vec<(i64, DateTime<Utc>)> =
+        sqlx::query_as("SELECT position, recorded_at FROM events WHERE position > $1 AND position <= $2 ORDER BY position")
+            .bind(from)
+            .bind(target)
+            .fetch_all(pool)
+            .await?;
     let mut lags: Vec<f64> = Vec::with_capacity(events.len());
     let mut s = 0;
     for (position, recorded) in events {

@@ -4,7 +4,13 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// PostgreSQL holding the event store and the read models.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/mrjbot", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/mrjbot",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// NATS server with JetStream. Unset: consumers read the event store directly

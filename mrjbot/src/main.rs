@@ -129,7 +129,12 @@ async fn run() -> Result<()> {
                 let balances = projections::audit::balances_at(&pool, at).await?;
                 println!("balances at {at}:");
                 for (customer, balance) in balances {
-                    println!("{customer:>14}  {}", domain::Toman::new(balance).map(|t| t.to_string()).unwrap_or_else(|_| balance.to_string()));
+                    println!(
+                        "{customer:>14}  {}",
+                        domain::Toman::new(balance)
+                            .map(|t| t.to_string())
+                            .unwrap_or_else(|_| balance.to_string())
+                    );
                 }
             }
             let report = projections::audit::audit(&pool).await?;
@@ -153,7 +158,7 @@ async fn run() -> Result<()> {
 }
 
 pub async fn connect(config: &Config) -> Result<PgPool> {
-    eventstore::connect(&config.database_url, config.db_pool)
+    eventstore::connect_or_create(&config.database_url, config.db_pool)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(&config.database_url)))
 }

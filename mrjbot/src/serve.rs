@@ -75,7 +75,13 @@ pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         tasks.spawn(run_consumer(feed.clone(), consumer, shutdown.clone()));
     }
     let commands = Commands::new(pool.clone());
-    tasks.spawn(run_consumer(feed.clone(), Arc::new(ProcessManager { commands: commands.clone() }), shutdown.clone()));
+    tasks.spawn(run_consumer(
+        feed.clone(),
+        Arc::new(ProcessManager {
+            commands: commands.clone(),
+        }),
+        shutdown.clone(),
+    ));
     let scheduler = ExpiryScheduler {
         commands,
         interval: Duration::from_secs(args.expiry_interval_secs.max(1)),

@@ -74,10 +74,16 @@ impl Fold {
         }
         let (customer, direction, amount, after) = match decoded {
             AnyEvent::Wallet(WalletEvent::WalletCredited {
-                customer, amount, balance_after, ..
+                customer,
+                amount,
+                balance_after,
+                ..
             }) => (customer.0, "credit", amount.value(), balance_after.value()),
             AnyEvent::Wallet(WalletEvent::WalletDebited {
-                customer, amount, balance_after, ..
+                customer,
+                amount,
+                balance_after,
+                ..
             }) => (customer.0, "debit", -amount.value(), balance_after.value()),
             _ => return,
         };
@@ -136,10 +142,14 @@ pub async fn balances_at(pool: &PgPool, at: DateTime<Utc>) -> Result<BTreeMap<i6
                 continue;
             }
             match AnyEvent::decode(&e.aggregate_type, &e.payload) {
-                Ok(AnyEvent::Wallet(WalletEvent::WalletCredited { customer, amount, at: t, .. })) if t <= at => {
+                Ok(AnyEvent::Wallet(WalletEvent::WalletCredited {
+                    customer, amount, at: t, ..
+                })) if t <= at => {
                     *balances.entry(customer.0).or_insert(Decimal::ZERO) += amount.value();
                 }
-                Ok(AnyEvent::Wallet(WalletEvent::WalletDebited { customer, amount, at: t, .. })) if t <= at => {
+                Ok(AnyEvent::Wallet(WalletEvent::WalletDebited {
+                    customer, amount, at: t, ..
+                })) if t <= at => {
                     *balances.entry(customer.0).or_insert(Decimal::ZERO) -= amount.value();
                 }
                 Ok(_) => {}
@@ -161,8 +171,12 @@ pub async fn audit(pool: &PgPool) -> Result<AuditReport, ProjectionError> {
     // One snapshot for every checkpoint and table read, so a projector moving
     // on during the audit cannot cause a false alarm.
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
-    let cp = |name: &'static str| sqlx::query_scalar::<_, i64>("SELECT coalesce((SELECT position FROM checkpoints WHERE name = $1), 0)").bind(name);
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let cp = |name: &'static str| {
+        sqlx::query_scalar::<_, i64>("SELECT coalesce((SELECT position FROM checkpoints WHERE name = $1), 0)").bind(name)
+    };
     let customers_cp = cp("customers").fetch_one(&mut *tx).await?;
     let ledger_cp = cp("wallet_ledger").fetch_one(&mut *tx).await?;
     let daily_cp = cp("daily_totals").fetch_one(&mut *tx).await?;
@@ -248,9 +262,9 @@ pub async fn audit(pool: &PgPool) -> Result<AuditReport, ProjectionError> {
     for (position, (customer, direction, amount, after)) in &expected_ledger {
         match table_ledger.get(position) {
             Some((c, d, a, b)) if c == customer && d == direction && a == amount && b == after => {}
-            Some(row) => report
-                .mismatches
-                .push(format!("wallet_ledger: row {position} is {row:?}, events give ({customer}, {direction}, {amount}, {after})")),
+            Some(row) => report.mismatches.push(format!(
+                "wallet_ledger: row {position} is {row:?}, events give ({customer}, {direction}, {amount}, {after})"
+            )),
             None => report.mismatches.push(format!("wallet_ledger: row {position} is missing")),
         }
     }

@@ -77,16 +77,38 @@ impl Projector for Customers {
             AnyEvent::Customer(event) => {
                 let cid = e.aggregate_id.parse::<i64>().map_err(|x| sqlx::Error::Decode(Box::new(x)))?;
                 let (sql, arg): (String, Option<String>) = match event {
-                    CustomerEvent::LanguageChanged { language, .. } => (format!("UPDATE {t} SET language = $2 WHERE telegram_id = $1"), Some(language.code().to_string())),
-                    CustomerEvent::CustomerBlocked { reason, .. } => (format!("UPDATE {t} SET blocked = true, block_reason = $2 WHERE telegram_id = $1"), Some(reason.clone())),
-                    CustomerEvent::CustomerUnblocked { .. } => (format!("UPDATE {t} SET blocked = false, block_reason = $2 WHERE telegram_id = $1"), None),
-                    CustomerEvent::RoleGranted { role, .. } => (format!("UPDATE {t} SET roles = array_append(roles, $2) WHERE telegram_id = $1"), Some(role.to_string())),
-                    CustomerEvent::RoleRevoked { role, .. } => (format!("UPDATE {t} SET roles = array_remove(roles, $2) WHERE telegram_id = $1"), Some(role.to_string())),
+                    CustomerEvent::LanguageChanged { language, .. } => (
+                        format!("UPDATE {t} SET language = $2 WHERE telegram_id = $1"),
+                        Some(language.code().to_string()),
+                    ),
+                    CustomerEvent::CustomerBlocked { reason, .. } => (
+                        format!("UPDATE {t} SET blocked = true, block_reason = $2 WHERE telegram_id = $1"),
+                        Some(reason.clone()),
+                    ),
+                    CustomerEvent::CustomerUnblocked { .. } => (
+                        format!("UPDATE {t} SET blocked = false, block_reason = $2 WHERE telegram_id = $1"),
+                        None,
+                    ),
+                    CustomerEvent::RoleGranted { role, .. } => (
+                        format!("UPDATE {t} SET roles = array_append(roles, $2) WHERE telegram_id = $1"),
+                        Some(role.to_string()),
+                    ),
+                    CustomerEvent::RoleRevoked { role, .. } => (
+                        format!("UPDATE {t} SET roles = array_remove(roles, $2) WHERE telegram_id = $1"),
+                        Some(role.to_string()),
+                    ),
                     CustomerEvent::CustomerRegistered { .. } => unreachable!("handled above"),
                 };
                 sqlx::query(&sql).bind(cid).bind(arg).execute(conn).await?;
             }
-            AnyEvent::Wallet(WalletEvent::WalletCredited { customer, balance_after, .. } | WalletEvent::WalletDebited { customer, balance_after, .. }) => {
+            AnyEvent::Wallet(
+                WalletEvent::WalletCredited {
+                    customer, balance_after, ..
+                }
+                | WalletEvent::WalletDebited {
+                    customer, balance_after, ..
+                },
+            ) => {
                 sqlx::query(&format!("UPDATE {t} SET balance = $2 WHERE telegram_id = $1"))
                     .bind(customer.0)
                     .bind(balance_after.value())
@@ -202,20 +224,36 @@ impl Projector for Cards {
     }
     async fn apply(&self, conn: &mut PgConnection, t: &str, e: &StoredEvent, decoded: &AnyEvent) -> Result<(), sqlx::Error> {
         match decoded {
-            AnyEvent::Card(CardEvent::CardAdded { id, number, holder, bank, at, .. }) => {
-                sqlx::query(&format!("INSERT INTO {t} (id, number, holder, bank, active, added_at) VALUES ($1, $2, $3, $4, true, $5)"))
-                    .bind(id)
-                    .bind(number.as_str())
-                    .bind(holder)
-                    .bind(bank)
-                    .bind(at)
+            AnyEvent::Card(CardEvent::CardAdded {
+                id,
+                number,
+                holder,
+                bank,
+                at,
+                ..
+            }) => {
+                sqlx::query(&format!(
+                    "INSERT INTO {t} (id, number, holder, bank, active, added_at) VALUES ($1, $2, $3, $4, true, $5)"
+                ))
+                .bind(id)
+                .bind(number.as_str())
+                .bind(holder)
+                .bind(bank)
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            AnyEvent::Card(CardEvent::CardRetired { .. }) => {
+                sqlx::query(&format!("UPDATE {t} SET active = false WHERE id = $1"))
+                    .bind(id(e)?)
                     .execute(conn)
                     .await?;
             }
-            AnyEvent::Card(CardEvent::CardRetired { .. }) => {
-                sqlx::query(&format!("UPDATE {t} SET active = false WHERE id = $1")).bind(id(e)?).execute(conn).await?;
-            }
-            AnyEvent::Payment(PaymentEvent::PaymentApproved { card_id: Some(card), amount, .. }) => {
+            AnyEvent::Payment(PaymentEvent::PaymentApproved {
+                card_id: Some(card),
+                amount,
+                ..
+            }) => {
                 sqlx::query(&format!(
                     "UPDATE {t} SET received_count = received_count + 1, received_total = received_total + $2 WHERE id = $1"
                 ))
@@ -233,7 +271,12 @@ impl Projector for Cards {
 fn purpose_parts(purpose: &PaymentPurpose) -> (&'static str, Option<Uuid>, Option<String>, Option<String>) {
     match purpose {
         PaymentPurpose::WalletTopUp => ("wallet_top_up", None, None, None),
-        PaymentPurpose::PlanPurchase { plan, location } => ("plan_purchase", Some(plan.plan_id), Some(location.to_string()), Some(plan.name.clone())),
+        PaymentPurpose::PlanPurchase { plan, location } => (
+            "plan_purchase",
+            Some(plan.plan_id),
+            Some(location.to_string()),
+            Some(plan.name.clone()),
+        ),
     }
 }
 
@@ -281,12 +324,14 @@ impl Projector for Payments {
                     .await?;
             }
             PaymentEvent::PaymentApproved { by, at, .. } => {
-                sqlx::query(&format!("UPDATE {t} SET status = 'approved', decided_by = $2, decided_at = $3 WHERE id = $1"))
-                    .bind(id(e)?)
-                    .bind(actor(by))
-                    .bind(at)
-                    .execute(conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {t} SET status = 'approved', decided_by = $2, decided_at = $3 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(actor(by))
+                .bind(at)
+                .execute(conn)
+                .await?;
             }
             PaymentEvent::PaymentRejected { by, reason, at, .. } => {
                 sqlx::query(&format!(
@@ -349,7 +394,10 @@ impl Projector for PendingReceipts {
                     .await?;
             }
             PaymentEvent::PaymentApproved { .. } | PaymentEvent::PaymentRejected { .. } => {
-                sqlx::query(&format!("DELETE FROM {t} WHERE payment_id = $1")).bind(id(e)?).execute(conn).await?;
+                sqlx::query(&format!("DELETE FROM {t} WHERE payment_id = $1"))
+                    .bind(id(e)?)
+                    .execute(conn)
+                    .await?;
             }
         }
         Ok(())
@@ -437,12 +485,14 @@ impl Projector for Subscriptions {
                     .await?;
             }
             SubscriptionEvent::SubscriptionCancelled { refund, at, .. } => {
-                sqlx::query(&format!("UPDATE {t} SET status = 'cancelled', refunded = $2, updated_at = $3 WHERE id = $1"))
-                    .bind(id(e)?)
-                    .bind(refund.value())
-                    .bind(at)
-                    .execute(conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {t} SET status = 'cancelled', refunded = $2, updated_at = $3 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(refund.value())
+                .bind(at)
+                .execute(conn)
+                .await?;
             }
         }
         Ok(())
@@ -520,7 +570,9 @@ impl Projector for DailyTotals {
             return Ok(());
         };
         let set = match kind {
-            "payments_approved" => "payments_approved_count = {t}.payments_approved_count + 1, payments_approved_total = {t}.payments_approved_total + $2",
+            "payments_approved" => {
+                "payments_approved_count = {t}.payments_approved_count + 1, payments_approved_total = {t}.payments_approved_total + $2"
+            }
             "wallet_credits" => "wallet_credits_total = {t}.wallet_credits_total + $2",
             "wallet_debits" => "wallet_debits_total = {t}.wallet_debits_total + $2",
             "sales" => "sales_count = {t}.sales_count + 1, sales_total = {t}.sales_total + $2",

@@ -28,7 +28,9 @@ pub async fn rebuild(pool: &PgPool, projector: &dyn Projector) -> Result<Rebuild
     let live = projector.name();
     let shadow = format!("{live}_rebuild");
     sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}")).execute(pool).await?;
-    sqlx::query(&format!("CREATE TABLE {shadow} (LIKE {live} INCLUDING ALL)")).execute(pool).await?;
+    sqlx::query(&format!("CREATE TABLE {shadow} (LIKE {live} INCLUDING ALL)"))
+        .execute(pool)
+        .await?;
 
     // Bulk of the history, in batches, while the live table keeps serving.
     let mut checkpoint = 0;
@@ -53,10 +55,16 @@ pub async fn rebuild(pool: &PgPool, projector: &dyn Projector) -> Result<Rebuild
         checkpoint = apply_events(&mut tx, projector, &shadow, checkpoint, &events).await?;
     }
     let old = format!("{live}_old");
-    sqlx::query(&format!("LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")).execute(&mut *tx).await?;
+    sqlx::query(&format!("LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE"))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(&format!("DROP TABLE IF EXISTS {old}")).execute(&mut *tx).await?;
-    sqlx::query(&format!("ALTER TABLE {live} RENAME TO {old}")).execute(&mut *tx).await?;
-    sqlx::query(&format!("ALTER TABLE {shadow} RENAME TO {live}")).execute(&mut *tx).await?;
+    sqlx::query(&format!("ALTER TABLE {live} RENAME TO {old}"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("ALTER TABLE {shadow} RENAME TO {live}"))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(&format!("DROP TABLE {old}")).execute(&mut *tx).await?;
     eventstore::set_checkpoint(&mut tx, live, checkpoint).await?;
     tx.commit().await?;

@@ -38,7 +38,9 @@ impl Relay {
         let mut acks = Vec::with_capacity(events.len());
         for event in &events {
             let payload = serde_json::to_vec(event).map_err(|e| FeedError::Malformed(e.to_string()))?;
-            let publish = PublishMessage::build().payload(payload.into()).message_id(event.position.to_string());
+            let publish = PublishMessage::build()
+                .payload(payload.into())
+                .message_id(event.position.to_string());
             let ack = self
                 .feed
                 .jetstream

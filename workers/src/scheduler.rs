@@ -18,10 +18,11 @@ pub struct ExpiryScheduler {
 impl ExpiryScheduler {
     /// Expires every due subscription (as the read model lists them); returns how many.
     pub async fn step(&self, now: DateTime<Utc>) -> Result<usize, FeedError> {
-        let due: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM subscriptions WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT 1000")
-            .bind(now)
-            .fetch_all(&self.commands.pool)
-            .await?;
+        let due: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM subscriptions WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT 1000")
+                .bind(now)
+                .fetch_all(&self.commands.pool)
+                .await?;
         let mut expired = 0;
         for id in due {
             if self.commands.expire_subscription(id, now).await? {

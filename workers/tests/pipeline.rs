@@ -119,7 +119,9 @@ async fn dump_all(pool: &PgPool) -> Vec<Vec<String>> {
 /// customer buys a plan. Returns the subscription id.
 async fn customer_journey(cmd: &Commands, pool: &PgPool) -> Uuid {
     let now = Utc::now();
-    cmd.register_customer(ADMIN, Some("boss".into()), Language::En, None, now).await.unwrap();
+    cmd.register_customer(ADMIN, Some("boss".into()), Language::En, None, now)
+        .await
+        .unwrap();
     cmd.grant_role(&Actor::System, ADMIN, RoleName::Admin, now).await.unwrap();
     let admin = cmd.actor(ADMIN).await.unwrap();
     let france = Location::parse("France").unwrap();
@@ -137,10 +139,18 @@ async fn customer_journey(cmd: &Commands, pool: &PgPool) -> Uuid {
         )
         .await
         .unwrap();
-    cmd.add_card(&admin, CardNumber::parse("6037997599999993").unwrap(), "Reza Ahmadi".into(), Some("Melli".into()), now)
+    cmd.add_card(
+        &admin,
+        CardNumber::parse("6037997599999993").unwrap(),
+        "Reza Ahmadi".into(),
+        Some("Melli".into()),
+        now,
+    )
+    .await
+    .unwrap();
+    cmd.register_customer(REFERRER, Some("seller".into()), Language::Fa, None, now)
         .await
         .unwrap();
-    cmd.register_customer(REFERRER, Some("seller".into()), Language::Fa, None, now).await.unwrap();
     cmd.register_customer(CUSTOMER, Some("@ali".into()), Language::Fa, Some(REFERRER), now)
         .await
         .unwrap();
@@ -156,10 +166,11 @@ async fn customer_journey(cmd: &Commands, pool: &PgPool) -> Uuid {
 
     // The receipt is in the admins' queue.
     caught_up(pool).await;
-    let queued: (Uuid, Decimal, String) = sqlx::query_as("SELECT payment_id, amount, card_holder FROM pending_receipts WHERE receipt IS NOT NULL")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let queued: (Uuid, Decimal, String) =
+        sqlx::query_as("SELECT payment_id, amount, card_holder FROM pending_receipts WHERE receipt IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(queued, (payment, Decimal::from(200_000), "Reza Ahmadi".to_string()));
 
     cmd.approve_payment(&admin, payment, now).await.unwrap();
@@ -179,21 +190,29 @@ async fn assert_journey_read_models(pool: &PgPool, sub: Uuid) {
     assert_eq!(balance, Decimal::from(50_000));
     assert_eq!(referrer, Some(REFERRER.0));
     assert_eq!(username.as_deref(), Some("ali"));
-    let (status, location, paid): (String, String, Decimal) = sqlx::query_as("SELECT status, location, paid FROM subscriptions WHERE id = $1")
-        .bind(sub)
+    let (status, location, paid): (String, String, Decimal) =
+        sqlx::query_as("SELECT status, location, paid FROM subscriptions WHERE id = $1")
+            .bind(sub)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), location.as_str(), paid),
+        ("active", "France", Decimal::from(150_000))
+    );
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_receipts")
         .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!((status.as_str(), location.as_str(), paid), ("active", "France", Decimal::from(150_000)));
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_receipts").fetch_one(pool).await.unwrap();
     assert_eq!(pending, 0, "an approved receipt leaves the queue");
     let status: String = sqlx::query_scalar("SELECT status FROM payments").fetch_one(pool).await.unwrap();
     assert_eq!(status, "approved");
-    let ledger: Vec<(String, Decimal, Decimal)> = sqlx::query_as("SELECT direction, amount, balance_after FROM wallet_ledger WHERE customer = $1 ORDER BY position")
-        .bind(CUSTOMER.0)
-        .fetch_all(pool)
-        .await
-        .unwrap();
+    let ledger: Vec<(String, Decimal, Decimal)> =
+        sqlx::query_as("SELECT direction, amount, balance_after FROM wallet_ledger WHERE customer = $1 ORDER BY position")
+            .bind(CUSTOMER.0)
+            .fetch_all(pool)
+            .await
+            .unwrap();
     assert_eq!(
         ledger,
         vec![
@@ -206,7 +225,10 @@ async fn assert_journey_read_models(pool: &PgPool, sub: Uuid) {
         .await
         .unwrap();
     assert_eq!((approved, sales), (Decimal::from(200_000), Decimal::from(150_000)));
-    let received: Decimal = sqlx::query_scalar("SELECT received_total FROM cards").fetch_one(pool).await.unwrap();
+    let received: Decimal = sqlx::query_scalar("SELECT received_total FROM cards")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(received, Decimal::from(200_000));
     let report = projections::audit::audit(pool).await.unwrap();
     assert!(report.is_clean(), "{:?}", report.mismatches);
@@ -270,9 +292,13 @@ async fn busy_history(cmd: &Commands, customers: i64) {
             .create_card_payment(id, toman(10_000 + c), PaymentPurpose::WalletTopUp, Some(card), now)
             .await
             .unwrap();
-        cmd.submit_receipt(&cmd.actor(id).await.unwrap(), p, format!("tg:{c}"), now).await.unwrap();
+        cmd.submit_receipt(&cmd.actor(id).await.unwrap(), p, format!("tg:{c}"), now)
+            .await
+            .unwrap();
         cmd.approve_payment(&admin, p, now).await.unwrap();
-        cmd.adjust_wallet(&admin, id, Decimal::from(-(c % 7 + 1)), "fee".into(), now).await.unwrap();
+        cmd.adjust_wallet(&admin, id, Decimal::from(-(c % 7 + 1)), "fee".into(), now)
+            .await
+            .unwrap();
     }
 }
 
@@ -312,7 +338,10 @@ async fn projectors_and_relay_killed_mid_stream_leave_read_models_as_if_never_st
         projections::rebuild(&db.pool, p.as_ref()).await.unwrap();
     }
     assert_eq!(survived, dump_all(&db.pool).await);
-    let customers: i64 = sqlx::query_scalar("SELECT count(*) FROM wallet_ledger").fetch_one(&db.pool).await.unwrap();
+    let customers: i64 = sqlx::query_scalar("SELECT count(*) FROM wallet_ledger")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(customers, 120);
     assert!(projections::audit::audit(&db.pool).await.unwrap().is_clean());
     nats.delete_stream().await.unwrap();
@@ -329,9 +358,14 @@ async fn a_redelivered_event_is_applied_once() {
         projections::project_batch(&db.pool, p.as_ref(), &events).await.unwrap();
         // The same batch again, and an overlapping one, as a redelivery would bring.
         projections::project_batch(&db.pool, p.as_ref(), &events).await.unwrap();
-        projections::project_batch(&db.pool, p.as_ref(), &events[events.len() / 2..]).await.unwrap();
+        projections::project_batch(&db.pool, p.as_ref(), &events[events.len() / 2..])
+            .await
+            .unwrap();
     }
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM wallet_ledger").fetch_one(&db.pool).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM wallet_ledger")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(rows, 6);
     assert!(projections::audit::audit(&db.pool).await.unwrap().is_clean());
     // A batch with a hole is refused rather than applied out of order.
@@ -378,8 +412,14 @@ async fn audit_catches_a_read_model_row_corrupted_by_hand() {
     }
     assert!(projections::audit::audit(&db.pool).await.unwrap().is_clean());
 
-    sqlx::query("UPDATE customers SET balance = balance + 1 WHERE telegram_id = 10002").execute(&db.pool).await.unwrap();
-    sqlx::query("UPDATE daily_totals SET sales_total = sales_total + 5").execute(&db.pool).await.unwrap();
+    sqlx::query("UPDATE customers SET balance = balance + 1 WHERE telegram_id = 10002")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE daily_totals SET sales_total = sales_total + 5")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     sqlx::query("DELETE FROM wallet_ledger WHERE position = (SELECT max(position) FROM wallet_ledger)")
         .execute(&db.pool)
         .await
@@ -401,7 +441,9 @@ async fn balances_at_an_instant_replay_history() {
     let middle = Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let admin = cmd.actor(ADMIN).await.unwrap();
-    cmd.adjust_wallet(&admin, CustomerId(10_000), Decimal::from(500), "bonus".into(), Utc::now()).await.unwrap();
+    cmd.adjust_wallet(&admin, CustomerId(10_000), Decimal::from(500), "bonus".into(), Utc::now())
+        .await
+        .unwrap();
     let before = projections::audit::balances_at(&db.pool, middle).await.unwrap();
     let after = projections::audit::balances_at(&db.pool, Utc::now()).await.unwrap();
     assert_eq!(before[&10_000], Decimal::from(9_999));
@@ -415,8 +457,14 @@ async fn the_expiry_scheduler_expires_due_subscriptions_once_even_when_two_run()
     let cmd = Commands::new(db.pool.clone());
     let sub = customer_journey_without_feed(&cmd, &db.pool).await;
     let later = Utc::now() + chrono::Duration::days(31);
-    let a = workers::ExpiryScheduler { commands: cmd.clone(), interval: Duration::from_secs(1) };
-    let b = workers::ExpiryScheduler { commands: cmd.clone(), interval: Duration::from_secs(1) };
+    let a = workers::ExpiryScheduler {
+        commands: cmd.clone(),
+        interval: Duration::from_secs(1),
+    };
+    let b = workers::ExpiryScheduler {
+        commands: cmd.clone(),
+        interval: Duration::from_secs(1),
+    };
     assert_eq!(a.step(Utc::now()).await.unwrap(), 0, "not due yet");
     let (x, y) = tokio::join!(a.step(later), b.step(later));
     assert_eq!(x.unwrap() + y.unwrap(), 1);
@@ -425,7 +473,10 @@ async fn the_expiry_scheduler_expires_due_subscriptions_once_even_when_two_run()
         .await
         .unwrap();
     assert_eq!(expired, 1);
-    assert_eq!(cmd.subscription(sub).await.unwrap().status, domain::subscription::SubscriptionStatus::Expired);
+    assert_eq!(
+        cmd.subscription(sub).await.unwrap().status,
+        domain::subscription::SubscriptionStatus::Expired
+    );
     db.drop_database().await.unwrap();
 }
 
