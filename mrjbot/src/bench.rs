@@ -138,7 +138,10 @@ async fn lag(
     let (stop, shutdown) = Shutdown::new();
     let mut tasks = Vec::new();
     if let Some(nats) = relay {
+        // In production the relay runs from the first event; publish the
+        // throughput phase's backlog before timing anything.
         let r = Relay::new(pool.clone(), nats);
+        while r.step().await? > 0 {}
         let s = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             let _ = r.run_until_stopped(s).await;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy, stream};
 use async_trait::async_trait;
 use eventstore::StoredEvent;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
 
 use crate::{Feed, FeedError, Subscription};
@@ -96,9 +96,12 @@ impl Feed for NatsFeed {
             )
             .await
             .map_err(FeedError::nats)?;
+        // A continuous pull: the client keeps requests outstanding, so a
+        // message is handed over as soon as it arrives, not when a batch fills.
+        let messages = consumer.messages().await.map_err(FeedError::nats)?;
         Ok(Box::new(NatsSubscription {
             pool: self.pool.clone(),
-            consumer,
+            messages,
             position: from,
             catching_up: true,
             unacked: VecDeque::new(),
@@ -109,7 +112,7 @@ impl Feed for NatsFeed {
 
 struct NatsSubscription {
     pool: PgPool,
-    consumer: jetstream::consumer::PullConsumer,
+    messages: pull::Stream,
     position: i64,
     catching_up: bool,
     unacked: VecDeque<(i64, jetstream::Message)>,
@@ -128,38 +131,39 @@ impl Subscription for NatsSubscription {
             }
             self.catching_up = false;
         }
-        let mut batch = self
-            .consumer
-            .fetch()
-            .max_messages(max)
-            .expires(wait)
-            .messages()
-            .await
-            .map_err(FeedError::nats)?;
         let mut events = Vec::new();
-        while let Some(message) = batch.next().await {
+        // Wait up to `wait` for the first message, then take what is already there.
+        let mut next = match tokio::time::timeout(wait, self.messages.next()).await {
+            Err(_) => return Ok(events),
+            Ok(None) => return Err(FeedError::Nats("the JetStream message stream ended".into())),
+            Ok(Some(m)) => Some(m),
+        };
+        while let Some(message) = next.take() {
             let message = message.map_err(FeedError::nats)?;
             let event: StoredEvent = serde_json::from_slice(&message.payload).map_err(|e| FeedError::Malformed(e.to_string()))?;
             if event.position <= self.position {
                 message.ack().await.map_err(FeedError::nats)?;
-                continue;
-            }
-            if event.position > self.position + 1 {
-                let missing = eventstore::read_range(&self.pool, self.position, event.position - 1).await?;
-                if missing.len() as i64 != event.position - 1 - self.position {
-                    return Err(FeedError::Malformed(format!(
-                        "message for position {} but the store has no events {}..{}",
-                        event.position,
-                        self.position + 1,
-                        event.position - 1
-                    )));
+            } else {
+                if event.position > self.position + 1 {
+                    let missing = eventstore::read_range(&self.pool, self.position, event.position - 1).await?;
+                    if missing.len() as i64 != event.position - 1 - self.position {
+                        return Err(FeedError::Malformed(format!(
+                            "message for position {} but the store has no events {}..{}",
+                            event.position,
+                            self.position + 1,
+                            event.position - 1
+                        )));
+                    }
+                    events.extend(missing);
                 }
-                events.extend(missing);
+                self.position = event.position;
+                self.unacked.push_back((event.position, message));
+                self.from_nats += 1;
+                events.push(event);
             }
-            self.position = event.position;
-            self.unacked.push_back((event.position, message));
-            self.from_nats += 1;
-            events.push(event);
+            if events.len() < max {
+                next = self.messages.next().now_or_never().flatten();
+            }
         }
         if !events.is_empty() {
             tracing::trace!(from_nats = self.from_nats, "nats batch");
