@@ -4,6 +4,7 @@ use serde::de::DeserializeOwned;
 
 use crate::card::{Card, CardEvent};
 use crate::customer::{Customer, CustomerEvent};
+use crate::panel::{Panel, PanelEvent};
 use crate::payment::{Payment, PaymentEvent};
 use crate::plan::{Plan, PlanEvent};
 use crate::role::{Role, RoleEvent};
@@ -20,6 +21,7 @@ pub enum AnyEvent {
     Payment(PaymentEvent),
     Subscription(SubscriptionEvent),
     Card(CardEvent),
+    Panel(PanelEvent),
     /// An aggregate type this build does not know (written by a newer version).
     Unknown,
 }
@@ -49,6 +51,7 @@ impl AnyEvent {
             _ if t == Payment::TYPE => AnyEvent::Payment(de(t, payload)?),
             _ if t == Subscription::TYPE => AnyEvent::Subscription(de(t, payload)?),
             _ if t == Card::TYPE => AnyEvent::Card(de(t, payload)?),
+            _ if t == Panel::TYPE => AnyEvent::Panel(de(t, payload)?),
             _ => AnyEvent::Unknown,
         })
     }

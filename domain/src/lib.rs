@@ -11,6 +11,7 @@ pub mod card;
 pub mod customer;
 pub mod event;
 pub mod money;
+pub mod panel;
 pub mod payment;
 pub mod plan;
 pub mod role;

@@ -64,6 +64,67 @@ pub enum SubscriptionCommand {
         by: Actor,
         at: DateTime<Utc>,
     },
+    /// The provisioner's intent, recorded before it calls the panel, so a
+    /// retry after a crash reuses the same panel, email and UUID.
+    StartProvisioning {
+        placement: Placement,
+        at: DateTime<Utc>,
+    },
+    RecordProvisioned {
+        placement: Placement,
+        sub_url: String,
+        links: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    FailProvisioning {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    RetryProvisioning {
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+    RequestLocationSwitch {
+        to: Location,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+    RecordDeprovisioned {
+        panel_id: Uuid,
+        email: String,
+        deleted: bool,
+        at: DateTime<Utc>,
+    },
+    RecordUsage {
+        used_bytes: i64,
+        at: DateTime<Utc>,
+    },
+    RecordMissingOnPanel {
+        at: DateTime<Utc>,
+    },
+}
+
+/// Where a subscription's client lives on a panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub panel_id: Uuid,
+    pub inbound_id: i64,
+    pub email: String,
+    pub client_uuid: Uuid,
+    pub sub_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum Provisioning {
+    #[default]
+    NotStarted,
+    Started(Placement),
+    Provisioned(Placement),
+    Failed {
+        reason: String,
+    },
+    /// Reconciliation found the client gone from its panel.
+    Missing(Placement),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +172,54 @@ pub enum SubscriptionEvent {
         by: ActorRef,
         at: DateTime<Utc>,
     },
+    ProvisioningStarted {
+        customer: CustomerId,
+        placement: Placement,
+        at: DateTime<Utc>,
+    },
+    SubscriptionProvisioned {
+        customer: CustomerId,
+        placement: Placement,
+        sub_url: String,
+        links: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    ProvisioningFailed {
+        customer: CustomerId,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    ProvisioningRetryRequested {
+        customer: CustomerId,
+        by: ActorRef,
+        at: DateTime<Utc>,
+    },
+    LocationSwitchRequested {
+        customer: CustomerId,
+        from: Location,
+        to: Location,
+        by: ActorRef,
+        at: DateTime<Utc>,
+    },
+    ClientDeprovisioned {
+        customer: CustomerId,
+        panel_id: Uuid,
+        email: String,
+        deleted: bool,
+        at: DateTime<Utc>,
+    },
+    TrafficThresholdCrossed {
+        customer: CustomerId,
+        threshold: u8,
+        used_bytes: i64,
+        limit_bytes: i64,
+        at: DateTime<Utc>,
+    },
+    ClientMissingOnPanel {
+        customer: CustomerId,
+        placement: Placement,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for SubscriptionEvent {
@@ -122,6 +231,14 @@ impl DomainEvent for SubscriptionEvent {
             SubscriptionEvent::ChargeFailed { .. } => "ChargeFailed",
             SubscriptionEvent::SubscriptionExpired { .. } => "SubscriptionExpired",
             SubscriptionEvent::SubscriptionCancelled { .. } => "SubscriptionCancelled",
+            SubscriptionEvent::ProvisioningStarted { .. } => "ProvisioningStarted",
+            SubscriptionEvent::SubscriptionProvisioned { .. } => "SubscriptionProvisioned",
+            SubscriptionEvent::ProvisioningFailed { .. } => "ProvisioningFailed",
+            SubscriptionEvent::ProvisioningRetryRequested { .. } => "ProvisioningRetryRequested",
+            SubscriptionEvent::LocationSwitchRequested { .. } => "LocationSwitchRequested",
+            SubscriptionEvent::ClientDeprovisioned { .. } => "ClientDeprovisioned",
+            SubscriptionEvent::TrafficThresholdCrossed { .. } => "TrafficThresholdCrossed",
+            SubscriptionEvent::ClientMissingOnPanel { .. } => "ClientMissingOnPanel",
         }
         .to_string()
     }
@@ -156,6 +273,14 @@ pub enum SubscriptionError {
     ReasonRequired,
     #[error("a renewal must be for the same plan")]
     DifferentPlan,
+    #[error("the subscription is already provisioned on a panel")]
+    AlreadyProvisioned,
+    #[error("provisioning was not started for this placement")]
+    PlacementMismatch,
+    #[error("the subscription is already in {0}")]
+    SameLocation(Location),
+    #[error("provisioning has not failed; nothing to retry")]
+    NothingToRetry,
     #[error(transparent)]
     Denied(#[from] PermissionDenied),
 }
@@ -208,7 +333,14 @@ pub struct Subscription {
     pub pending: Option<PendingCharge>,
     /// Set when cancelled: what the customer gets back.
     pub refund: Option<Toman>,
+    pub provisioning: Provisioning,
+    /// After a location switch: the old client, until it is removed.
+    pub old_placement: Option<Placement>,
+    /// Traffic thresholds (80, 100) already announced for the current quota.
+    pub thresholds: Vec<u8>,
 }
+
+pub const GIB: i64 = 1024 * 1024 * 1024;
 
 /// The wallet reference of a subscription charge; the wallet applies it once.
 pub fn charge_reference(subscription: Uuid, charge_no: u32) -> String {
@@ -423,6 +555,142 @@ impl Aggregate for Subscription {
                 )
                 .await;
             }
+            C::StartProvisioning { placement, at } => {
+                let customer = self.owner()?;
+                if self.status != S::Active {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                match &self.provisioning {
+                    Provisioning::Provisioned(_) => return Err(Err::AlreadyProvisioned),
+                    Provisioning::Started(p) if *p == placement => return Ok(()),
+                    _ => {}
+                }
+                sink.write(E::ProvisioningStarted { customer, placement, at }, self).await;
+            }
+            C::RecordProvisioned {
+                placement,
+                sub_url,
+                links,
+                at,
+            } => {
+                let customer = self.owner()?;
+                match &self.provisioning {
+                    Provisioning::Provisioned(p) if *p == placement => return Ok(()),
+                    Provisioning::Started(p) | Provisioning::Missing(p) if *p == placement => {}
+                    _ => return Err(Err::PlacementMismatch),
+                }
+                sink.write(
+                    E::SubscriptionProvisioned {
+                        customer,
+                        placement,
+                        sub_url,
+                        links,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::FailProvisioning { reason, at } => {
+                let customer = self.owner()?;
+                if matches!(self.provisioning, Provisioning::Provisioned(_)) {
+                    return Err(Err::AlreadyProvisioned);
+                }
+                if matches!(self.provisioning, Provisioning::Failed { .. }) {
+                    return Ok(());
+                }
+                sink.write(E::ProvisioningFailed { customer, reason, at }, self).await;
+            }
+            C::RetryProvisioning { by, at } => {
+                let customer = self.owner()?;
+                Self::authorize(&by, customer)?;
+                if !matches!(self.provisioning, Provisioning::Failed { .. }) {
+                    return Err(Err::NothingToRetry);
+                }
+                sink.write(
+                    E::ProvisioningRetryRequested {
+                        customer,
+                        by: by.reference(),
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::RequestLocationSwitch { to, by, at } => {
+                let customer = self.owner()?;
+                Self::authorize(&by, customer)?;
+                if self.status != S::Active {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                let from = self.location.clone().ok_or(Err::NotFound)?;
+                if from.same_as(&to) {
+                    return Err(Err::SameLocation(to));
+                }
+                if !matches!(self.provisioning, Provisioning::Provisioned(_)) {
+                    return Err(Err::WrongStatus("not provisioned yet"));
+                }
+                sink.write(
+                    E::LocationSwitchRequested {
+                        customer,
+                        from,
+                        to,
+                        by: by.reference(),
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::RecordDeprovisioned {
+                panel_id,
+                email,
+                deleted,
+                at,
+            } => {
+                let customer = self.owner()?;
+                sink.write(
+                    E::ClientDeprovisioned {
+                        customer,
+                        panel_id,
+                        email,
+                        deleted,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::RecordUsage { used_bytes, at } => {
+                let customer = self.owner()?;
+                if self.status != S::Active || self.traffic_gb == 0 {
+                    return Ok(());
+                }
+                let limit_bytes = i64::from(self.traffic_gb) * GIB;
+                for threshold in [80u8, 100] {
+                    let crossed = i128::from(used_bytes) * 100 >= i128::from(limit_bytes) * i128::from(threshold);
+                    if crossed && !self.thresholds.contains(&threshold) {
+                        sink.write(
+                            E::TrafficThresholdCrossed {
+                                customer,
+                                threshold,
+                                used_bytes,
+                                limit_bytes,
+                                at,
+                            },
+                            self,
+                        )
+                        .await;
+                    }
+                }
+            }
+            C::RecordMissingOnPanel { at } => {
+                let customer = self.owner()?;
+                let Provisioning::Provisioned(placement) = self.provisioning.clone() else {
+                    return Ok(());
+                };
+                sink.write(E::ClientMissingOnPanel { customer, placement, at }, self).await;
+            }
         }
         Ok(())
     }
@@ -463,6 +731,7 @@ impl Aggregate for Subscription {
                 self.expires_at = Some(expires_at);
                 self.traffic_gb = traffic_gb;
                 self.status = SubscriptionStatus::Active;
+                self.thresholds.clear();
             }
             E::ChargeFailed { charge_no, .. } => {
                 self.pending = None;
@@ -475,6 +744,23 @@ impl Aggregate for Subscription {
                 self.status = SubscriptionStatus::Cancelled;
                 self.refund = Some(refund);
             }
+            E::ProvisioningStarted { placement, .. } => self.provisioning = Provisioning::Started(placement),
+            E::SubscriptionProvisioned { placement, .. } => self.provisioning = Provisioning::Provisioned(placement),
+            E::ProvisioningFailed { reason, .. } => self.provisioning = Provisioning::Failed { reason },
+            E::ProvisioningRetryRequested { .. } => self.provisioning = Provisioning::NotStarted,
+            E::LocationSwitchRequested { to, .. } => {
+                if let Provisioning::Provisioned(p) = std::mem::take(&mut self.provisioning) {
+                    self.old_placement = Some(p);
+                }
+                self.location = Some(to);
+            }
+            E::ClientDeprovisioned { panel_id, email, .. } => {
+                if self.old_placement.as_ref().is_some_and(|p| p.panel_id == panel_id && p.email == email) {
+                    self.old_placement = None;
+                }
+            }
+            E::TrafficThresholdCrossed { threshold, .. } => self.thresholds.push(threshold),
+            E::ClientMissingOnPanel { placement, .. } => self.provisioning = Provisioning::Missing(placement),
         }
     }
 }
@@ -721,5 +1007,119 @@ mod tests {
                 at: t0(),
             })
             .then_expect_error(SubscriptionError::Denied(PermissionDenied(Permission::ManageSubscriptions)));
+    }
+
+    fn placement(panel: u128) -> Placement {
+        Placement {
+            panel_id: Uuid::from_u128(panel),
+            inbound_id: 1,
+            email: "MoonVpn-France-1000-1".into(),
+            client_uuid: Uuid::from_u128(9),
+            sub_id: "abc".into(),
+        }
+    }
+
+    fn provisioned() -> Vec<SubscriptionEvent> {
+        let mut e = active();
+        e.push(SubscriptionEvent::ProvisioningStarted {
+            customer: C,
+            placement: placement(1),
+            at: t0(),
+        });
+        e.push(SubscriptionEvent::SubscriptionProvisioned {
+            customer: C,
+            placement: placement(1),
+            sub_url: "u".into(),
+            links: vec![],
+            at: t0(),
+        });
+        e
+    }
+
+    #[test]
+    fn provisioning_is_recorded_once_for_its_placement() {
+        let mut started = active();
+        started.push(SubscriptionEvent::ProvisioningStarted {
+            customer: C,
+            placement: placement(1),
+            at: t0(),
+        });
+        // The same intent again (a retry) records nothing.
+        Given::with(())
+            .given(started.clone())
+            .when(SubscriptionCommand::StartProvisioning {
+                placement: placement(1),
+                at: t0(),
+            })
+            .then_expect_events(vec![]);
+        // A result for another panel than the one started is refused.
+        Given::with(())
+            .given(started)
+            .when(SubscriptionCommand::RecordProvisioned {
+                placement: placement(2),
+                sub_url: "u".into(),
+                links: vec![],
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::PlacementMismatch);
+        Given::with(())
+            .given(provisioned())
+            .when(SubscriptionCommand::StartProvisioning {
+                placement: placement(2),
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::AlreadyProvisioned);
+    }
+
+    #[test]
+    fn traffic_thresholds_are_announced_once_each() {
+        let used = 41 * GIB; // 82% of 50 GB
+        Given::with(())
+            .given(provisioned())
+            .when(SubscriptionCommand::RecordUsage { used_bytes: used, at: t0() })
+            .then_expect_events(vec![SubscriptionEvent::TrafficThresholdCrossed {
+                customer: C,
+                threshold: 80,
+                used_bytes: used,
+                limit_bytes: 50 * GIB,
+                at: t0(),
+            }]);
+        let mut events = provisioned();
+        events.push(SubscriptionEvent::TrafficThresholdCrossed {
+            customer: C,
+            threshold: 80,
+            used_bytes: used,
+            limit_bytes: 50 * GIB,
+            at: t0(),
+        });
+        Given::with(())
+            .given(events)
+            .when(SubscriptionCommand::RecordUsage { used_bytes: used + 1, at: t0() })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_location_switch_keeps_the_old_client_until_it_is_removed() {
+        let mut sub = Subscription::default();
+        for e in provisioned() {
+            sub.apply(e);
+        }
+        sub.apply(SubscriptionEvent::LocationSwitchRequested {
+            customer: C,
+            from: loc("France"),
+            to: loc("Germany"),
+            by: ActorRef::User(C),
+            at: t0(),
+        });
+        assert_eq!(sub.provisioning, Provisioning::NotStarted);
+        assert_eq!(sub.old_placement, Some(placement(1)));
+        sub.apply(SubscriptionEvent::ClientDeprovisioned {
+            customer: C,
+            panel_id: Uuid::from_u128(1),
+            email: "MoonVpn-France-1000-1".into(),
+            deleted: true,
+            at: t0(),
+        });
+        assert_eq!(sub.old_placement, None);
     }
 }

@@ -28,6 +28,7 @@ pub fn all() -> Vec<Box<dyn Projector>> {
         Box::new(Subscriptions),
         Box::new(WalletLedger),
         Box::new(DailyTotals),
+        Box::new(Panels),
     ]
 }
 
@@ -454,7 +455,7 @@ impl Projector for Subscriptions {
             } => {
                 sqlx::query(&format!(
                     "UPDATE {t} SET status = 'active', pending_charge = NULL, paid = paid + $2, starts_at = $3, \
-                     expires_at = $4, traffic_gb = $5, updated_at = $6 WHERE id = $1"
+                     expires_at = $4, traffic_gb = $5, updated_at = $6, customer_alerts = '{{}}' WHERE id = $1"
                 ))
                 .bind(id(e)?)
                 .bind(amount.value())
@@ -493,6 +494,78 @@ impl Projector for Subscriptions {
                 .bind(at)
                 .execute(conn)
                 .await?;
+            }
+            SubscriptionEvent::ProvisioningStarted { placement, at, .. } => {
+                sqlx::query(&format!(
+                    "UPDATE {t} SET provisioning = 'started', provisioning_error = NULL, panel_id = $2, inbound_id = $3, \
+                     client_email = $4, client_uuid = $5, sub_id = $6, updated_at = $7 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(placement.panel_id)
+                .bind(placement.inbound_id)
+                .bind(&placement.email)
+                .bind(placement.client_uuid)
+                .bind(&placement.sub_id)
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            SubscriptionEvent::SubscriptionProvisioned { sub_url, links, at, .. } => {
+                sqlx::query(&format!(
+                    "UPDATE {t} SET provisioning = 'provisioned', sub_url = $2, links = $3, updated_at = $4 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(sub_url)
+                .bind(links)
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            SubscriptionEvent::ProvisioningFailed { reason, at, .. } => {
+                sqlx::query(&format!("UPDATE {t} SET provisioning = 'failed', provisioning_error = $2, updated_at = $3 WHERE id = $1"))
+                    .bind(id(e)?)
+                    .bind(reason)
+                    .bind(at)
+                    .execute(conn)
+                    .await?;
+            }
+            SubscriptionEvent::ProvisioningRetryRequested { at, .. } => {
+                sqlx::query(&format!("UPDATE {t} SET provisioning = 'not_started', updated_at = $2 WHERE id = $1"))
+                    .bind(id(e)?)
+                    .bind(at)
+                    .execute(conn)
+                    .await?;
+            }
+            SubscriptionEvent::LocationSwitchRequested { to, at, .. } => {
+                sqlx::query(&format!(
+                    "UPDATE {t} SET location = $2, provisioning = 'not_started', sub_url = NULL, links = '{{}}', updated_at = $3 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(to.as_str())
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            SubscriptionEvent::ClientDeprovisioned { at, .. } => {
+                sqlx::query(&format!("UPDATE {t} SET updated_at = $2 WHERE id = $1"))
+                    .bind(id(e)?)
+                    .bind(at)
+                    .execute(conn)
+                    .await?;
+            }
+            SubscriptionEvent::TrafficThresholdCrossed { threshold, .. } => {
+                sqlx::query(&format!("UPDATE {t} SET customer_alerts = array_append(customer_alerts, $2) WHERE id = $1"))
+                    .bind(id(e)?)
+                    .bind(i16::from(*threshold))
+                    .execute(conn)
+                    .await?;
+            }
+            SubscriptionEvent::ClientMissingOnPanel { at, .. } => {
+                sqlx::query(&format!("UPDATE {t} SET provisioning = 'missing', updated_at = $2 WHERE id = $1"))
+                    .bind(id(e)?)
+                    .bind(at)
+                    .execute(conn)
+                    .await?;
             }
         }
         Ok(())
@@ -588,6 +661,64 @@ impl Projector for DailyTotals {
             .bind(amount)
             .execute(conn)
             .await?;
+        Ok(())
+    }
+}
+
+/// Panels without their credentials: those stay encrypted in the events.
+pub struct Panels;
+
+#[async_trait]
+impl Projector for Panels {
+    fn name(&self) -> &'static str {
+        "panels"
+    }
+    async fn apply(&self, conn: &mut PgConnection, t: &str, e: &StoredEvent, decoded: &AnyEvent) -> Result<(), sqlx::Error> {
+        use domain::panel::PanelEvent as P;
+        let sql = |set: &str| format!("UPDATE {t} SET {set} WHERE id = $1");
+        match decoded {
+            AnyEvent::Panel(P::PanelRegistered { id, spec, at, .. }) => {
+                sqlx::query(&format!(
+                    "INSERT INTO {t} (id, name, location, base_url, sub_base_url, public_host, inbound_ids, capacity, enabled, healthy, registered_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, true, $9)"
+                ))
+                .bind(id)
+                .bind(&spec.name)
+                .bind(spec.location.as_str())
+                .bind(&spec.base_url)
+                .bind(&spec.sub_base_url)
+                .bind(&spec.public_host)
+                .bind(&spec.inbound_ids)
+                .bind(spec.capacity as i32)
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            AnyEvent::Panel(P::PanelMarkedUnhealthy { reason, .. }) => {
+                sqlx::query(&sql("healthy = false, health_reason = $2"))
+                    .bind(id(e)?)
+                    .bind(reason)
+                    .execute(conn)
+                    .await?;
+            }
+            AnyEvent::Panel(event) => {
+                let set = match event {
+                    P::PanelEnabled { .. } => "enabled = true",
+                    P::PanelDisabled { .. } => "enabled = false",
+                    P::PanelRetired { .. } => "enabled = false, retired = true",
+                    P::PanelMarkedHealthy { .. } => "healthy = true, health_reason = NULL",
+                    _ => return Ok(()),
+                };
+                sqlx::query(&sql(set)).bind(id(e)?).execute(conn).await?;
+            }
+            AnyEvent::Subscription(SubscriptionEvent::SubscriptionProvisioned { placement, .. }) => {
+                sqlx::query(&sql("clients = clients + 1")).bind(placement.panel_id).execute(conn).await?;
+            }
+            AnyEvent::Subscription(SubscriptionEvent::ClientDeprovisioned { panel_id, deleted: true, .. }) => {
+                sqlx::query(&sql("clients = clients - 1")).bind(panel_id).execute(conn).await?;
+            }
+            _ => {}
+        }
         Ok(())
     }
 }

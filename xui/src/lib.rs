@@ -1,0 +1,1 @@
+//! placeholder while the 3x-UI client is written
