@@ -7,7 +7,9 @@ use crate::customer::{Customer, CustomerEvent};
 use crate::panel::{Panel, PanelEvent};
 use crate::payment::{Payment, PaymentEvent};
 use crate::plan::{Plan, PlanEvent};
+use crate::reference::{PaymentReference, ReferenceEvent};
 use crate::role::{Role, RoleEvent};
+use crate::staff::{Staff, StaffEvent};
 use crate::subscription::{Subscription, SubscriptionEvent};
 use crate::wallet::{Wallet, WalletEvent};
 use cqrs_es::Aggregate;
@@ -22,6 +24,8 @@ pub enum AnyEvent {
     Subscription(SubscriptionEvent),
     Card(CardEvent),
     Panel(PanelEvent),
+    PaymentReference(ReferenceEvent),
+    Staff(StaffEvent),
     /// An aggregate type this build does not know (written by a newer version).
     Unknown,
 }
@@ -52,6 +56,8 @@ impl AnyEvent {
             _ if t == Subscription::TYPE => AnyEvent::Subscription(de(t, payload)?),
             _ if t == Card::TYPE => AnyEvent::Card(de(t, payload)?),
             _ if t == Panel::TYPE => AnyEvent::Panel(de(t, payload)?),
+            _ if t == PaymentReference::TYPE => AnyEvent::PaymentReference(de(t, payload)?),
+            _ if t == Staff::TYPE => AnyEvent::Staff(de(t, payload)?),
             _ => AnyEvent::Unknown,
         })
     }

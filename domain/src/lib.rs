@@ -15,6 +15,7 @@ pub mod panel;
 pub mod payment;
 pub mod plan;
 pub mod role;
+pub mod staff;
 pub mod subscription;
 pub mod values;
 pub mod wallet;
