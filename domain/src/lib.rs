@@ -14,6 +14,7 @@ pub mod money;
 pub mod panel;
 pub mod payment;
 pub mod plan;
+pub mod reference;
 pub mod role;
 pub mod staff;
 pub mod subscription;

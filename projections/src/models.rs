@@ -299,20 +299,21 @@ impl Projector for Payments {
                 purpose,
                 at,
             } => {
-                let PaymentMethod::CardToCard { card } = method;
                 let (purpose, plan_id, location, _) = purpose_parts(purpose);
+                let status = if method.is_gateway() { "awaiting_gateway" } else { "awaiting_receipt" };
                 sqlx::query(&format!(
                     "INSERT INTO {t} (id, customer, amount, method, card_id, purpose, plan_id, location, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'awaiting_receipt', $9)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                 ))
                 .bind(id)
                 .bind(customer.0)
                 .bind(amount.value())
                 .bind(method.name())
-                .bind(card.card_id)
+                .bind(method.card_id())
                 .bind(purpose)
                 .bind(plan_id)
                 .bind(location)
+                .bind(status)
                 .bind(at)
                 .execute(conn)
                 .await?;
@@ -345,6 +346,18 @@ impl Projector for Payments {
                 .execute(conn)
                 .await?;
             }
+            PaymentEvent::GatewayPaymentFailed { reason, at, .. } => {
+                sqlx::query(&format!(
+                    "UPDATE {t} SET status = 'failed', decided_by = 'system', decided_at = $2, reject_reason = $3 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(at)
+                .bind(reason)
+                .execute(conn)
+                .await?;
+            }
+            // Gateway evidence and receipt readings have their own read models (projections::gateways).
+            _ => {}
         }
         Ok(())
     }
@@ -400,6 +413,8 @@ impl Projector for PendingReceipts {
                     .execute(conn)
                     .await?;
             }
+            // Gateway payments never enter the receipt queue.
+            _ => {}
         }
         Ok(())
     }
