@@ -3,12 +3,16 @@
 use serde::de::DeserializeOwned;
 
 use crate::card::{Card, CardEvent};
+use crate::commission::{CommissionPolicy, CommissionPolicyEvent, SellerAccount, SellerEvent};
 use crate::customer::{Customer, CustomerEvent};
+use crate::discount::{DiscountCode, DiscountEvent};
 use crate::panel::{Panel, PanelEvent};
 use crate::payment::{Payment, PaymentEvent};
 use crate::plan::{Plan, PlanEvent};
+use crate::points::{PointsAccount, PointsEvent, PointsPolicy, PointsPolicyEvent};
 use crate::reference::{PaymentReference, ReferenceEvent};
 use crate::role::{Role, RoleEvent};
+use crate::sale::{SaleBook, SaleEvent};
 use crate::staff::{Staff, StaffEvent};
 use crate::subscription::{Subscription, SubscriptionEvent};
 use crate::wallet::{Wallet, WalletEvent};
@@ -26,6 +30,12 @@ pub enum AnyEvent {
     Panel(PanelEvent),
     PaymentReference(ReferenceEvent),
     Staff(StaffEvent),
+    CommissionPolicy(CommissionPolicyEvent),
+    Seller(SellerEvent),
+    Sale(SaleEvent),
+    Discount(DiscountEvent),
+    PointsPolicy(PointsPolicyEvent),
+    Points(PointsEvent),
     /// An aggregate type this build does not know (written by a newer version).
     Unknown,
 }
@@ -58,6 +68,12 @@ impl AnyEvent {
             _ if t == Panel::TYPE => AnyEvent::Panel(de(t, payload)?),
             _ if t == PaymentReference::TYPE => AnyEvent::PaymentReference(de(t, payload)?),
             _ if t == Staff::TYPE => AnyEvent::Staff(de(t, payload)?),
+            _ if t == CommissionPolicy::TYPE => AnyEvent::CommissionPolicy(de(t, payload)?),
+            _ if t == SellerAccount::TYPE => AnyEvent::Seller(de(t, payload)?),
+            _ if t == SaleBook::TYPE => AnyEvent::Sale(de(t, payload)?),
+            _ if t == DiscountCode::TYPE => AnyEvent::Discount(de(t, payload)?),
+            _ if t == PointsPolicy::TYPE => AnyEvent::PointsPolicy(de(t, payload)?),
+            _ if t == PointsAccount::TYPE => AnyEvent::Points(de(t, payload)?),
             _ => AnyEvent::Unknown,
         })
     }

@@ -8,14 +8,18 @@
 
 pub mod access;
 pub mod card;
+pub mod commission;
 pub mod customer;
+pub mod discount;
 pub mod event;
 pub mod money;
 pub mod panel;
 pub mod payment;
 pub mod plan;
+pub mod points;
 pub mod reference;
 pub mod role;
+pub mod sale;
 pub mod staff;
 pub mod subscription;
 pub mod values;

@@ -102,6 +102,14 @@ pub enum SubscriptionCommand {
     RecordMissingOnPanel {
         at: DateTime<Utc>,
     },
+    /// Extra days and/or traffic given for nothing (bought with loyalty
+    /// points); once per `reference`.
+    GrantBonus {
+        days: u32,
+        gb: u32,
+        reference: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Where a subscription's client lives on a panel.
@@ -220,6 +228,16 @@ pub enum SubscriptionEvent {
         placement: Placement,
         at: DateTime<Utc>,
     },
+    BonusGranted {
+        customer: CustomerId,
+        reference: String,
+        days: u32,
+        gb: u32,
+        /// The subscription's expiry and traffic after the bonus.
+        expires_at: DateTime<Utc>,
+        traffic_gb: u32,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for SubscriptionEvent {
@@ -239,6 +257,7 @@ impl DomainEvent for SubscriptionEvent {
             SubscriptionEvent::ClientDeprovisioned { .. } => "ClientDeprovisioned",
             SubscriptionEvent::TrafficThresholdCrossed { .. } => "TrafficThresholdCrossed",
             SubscriptionEvent::ClientMissingOnPanel { .. } => "ClientMissingOnPanel",
+            SubscriptionEvent::BonusGranted { .. } => "BonusGranted",
         }
         .to_string()
     }
@@ -281,6 +300,8 @@ pub enum SubscriptionError {
     SameLocation(Location),
     #[error("provisioning has not failed; nothing to retry")]
     NothingToRetry,
+    #[error("a bonus is 0 to 365 days and 0 to 10,000 GB, and not nothing")]
+    InvalidBonus,
     #[error(transparent)]
     Denied(#[from] PermissionDenied),
 }
@@ -338,6 +359,9 @@ pub struct Subscription {
     pub old_placement: Option<Placement>,
     /// Traffic thresholds (80, 100) already announced for the current quota.
     pub thresholds: Vec<u8>,
+    /// References of the bonuses granted.
+    #[serde(default)]
+    pub bonuses: Vec<String>,
 }
 
 pub const GIB: i64 = 1024 * 1024 * 1024;
@@ -684,6 +708,36 @@ impl Aggregate for Subscription {
                     }
                 }
             }
+            C::GrantBonus { days, gb, reference, at } => {
+                let customer = self.owner()?;
+                if self.bonuses.contains(&reference) {
+                    return Ok(());
+                }
+                if self.status != S::Active {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                if (days == 0 && gb == 0) || days > 365 || gb > 10_000 {
+                    return Err(Err::InvalidBonus);
+                }
+                if gb > 0 && self.traffic_gb == 0 {
+                    return Err(Err::Unlimited);
+                }
+                let expires_at = self.expires_at.unwrap_or(at).max(at) + Duration::days(i64::from(days));
+                let expires_at = if days == 0 { self.expires_at.unwrap_or(at) } else { expires_at };
+                sink.write(
+                    E::BonusGranted {
+                        customer,
+                        reference,
+                        days,
+                        gb,
+                        expires_at,
+                        traffic_gb: self.traffic_gb + gb,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
             C::RecordMissingOnPanel { at } => {
                 let customer = self.owner()?;
                 let Provisioning::Provisioned(placement) = self.provisioning.clone() else {
@@ -755,12 +809,30 @@ impl Aggregate for Subscription {
                 self.location = Some(to);
             }
             E::ClientDeprovisioned { panel_id, email, .. } => {
-                if self.old_placement.as_ref().is_some_and(|p| p.panel_id == panel_id && p.email == email) {
+                if self
+                    .old_placement
+                    .as_ref()
+                    .is_some_and(|p| p.panel_id == panel_id && p.email == email)
+                {
                     self.old_placement = None;
                 }
             }
             E::TrafficThresholdCrossed { threshold, .. } => self.thresholds.push(threshold),
             E::ClientMissingOnPanel { placement, .. } => self.provisioning = Provisioning::Missing(placement),
+            E::BonusGranted {
+                reference,
+                gb,
+                expires_at,
+                traffic_gb,
+                ..
+            } => {
+                self.bonuses.push(reference);
+                self.expires_at = Some(expires_at);
+                self.traffic_gb = traffic_gb;
+                if gb > 0 {
+                    self.thresholds.clear();
+                }
+            }
         }
     }
 }
@@ -1076,7 +1148,10 @@ mod tests {
         let used = 41 * GIB; // 82% of 50 GB
         Given::with(())
             .given(provisioned())
-            .when(SubscriptionCommand::RecordUsage { used_bytes: used, at: t0() })
+            .when(SubscriptionCommand::RecordUsage {
+                used_bytes: used,
+                at: t0(),
+            })
             .then_expect_events(vec![SubscriptionEvent::TrafficThresholdCrossed {
                 customer: C,
                 threshold: 80,
@@ -1094,8 +1169,53 @@ mod tests {
         });
         Given::with(())
             .given(events)
-            .when(SubscriptionCommand::RecordUsage { used_bytes: used + 1, at: t0() })
+            .when(SubscriptionCommand::RecordUsage {
+                used_bytes: used + 1,
+                at: t0(),
+            })
             .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_bonus_extends_an_active_subscription_once() {
+        let bonus = SubscriptionEvent::BonusGranted {
+            customer: C,
+            reference: "points:1".into(),
+            days: 3,
+            gb: 10,
+            expires_at: t0() + Duration::days(33),
+            traffic_gb: 60,
+            at: t0(),
+        };
+        Given::with(())
+            .given(active())
+            .when(SubscriptionCommand::GrantBonus {
+                days: 3,
+                gb: 10,
+                reference: "points:1".into(),
+                at: t0(),
+            })
+            .then_expect_events(vec![bonus.clone()]);
+        let mut events = active();
+        events.push(bonus);
+        Given::with(())
+            .given(events)
+            .when(SubscriptionCommand::GrantBonus {
+                days: 3,
+                gb: 10,
+                reference: "points:1".into(),
+                at: t0(),
+            })
+            .then_expect_events(vec![]);
+        Given::with(())
+            .given(requested())
+            .when(SubscriptionCommand::GrantBonus {
+                days: 3,
+                gb: 0,
+                reference: "points:2".into(),
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::WrongStatus("pending"));
     }
 
     #[test]

@@ -582,6 +582,25 @@ impl Projector for Subscriptions {
                     .execute(conn)
                     .await?;
             }
+            SubscriptionEvent::BonusGranted {
+                gb,
+                expires_at,
+                traffic_gb,
+                at,
+                ..
+            } => {
+                sqlx::query(&format!(
+                    "UPDATE {t} SET expires_at = $2, traffic_gb = $3, updated_at = $4, \
+                     customer_alerts = CASE WHEN $5 THEN '{{}}' ELSE customer_alerts END WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(expires_at)
+                .bind(*traffic_gb as i32)
+                .bind(at)
+                .bind(*gb > 0)
+                .execute(conn)
+                .await?;
+            }
         }
         Ok(())
     }
