@@ -3,6 +3,7 @@ use domain::customer::CustomerError;
 use domain::payment::PaymentError;
 use domain::plan::PlanError;
 use domain::role::RoleError;
+use domain::staff::StaffError;
 use domain::subscription::SubscriptionError;
 use domain::wallet::WalletError;
 
@@ -25,6 +26,8 @@ pub enum CommandError {
     Payment(#[from] PaymentError),
     #[error(transparent)]
     Subscription(#[from] SubscriptionError),
+    #[error(transparent)]
+    Staff(#[from] StaffError),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("customer {0} is blocked")]

@@ -10,6 +10,7 @@
 
 mod error;
 mod process;
+mod staff;
 mod store;
 mod use_cases;
 
@@ -23,6 +24,7 @@ use domain::customer::Customer;
 use domain::payment::Payment;
 use domain::plan::Plan;
 use domain::role::Role;
+use domain::staff::Staff;
 use domain::subscription::Subscription;
 use domain::wallet::Wallet;
 use sqlx::PgPool;
@@ -38,6 +40,7 @@ pub struct Commands {
     wallets: Store<Wallet>,
     payments: Store<Payment>,
     subscriptions: Store<Subscription>,
+    staff: Store<Staff>,
 }
 
 impl Commands {
@@ -50,6 +53,7 @@ impl Commands {
             wallets: Store::new(pool.clone()),
             payments: Store::new(pool.clone()),
             subscriptions: Store::new(pool.clone()),
+            staff: Store::new(pool.clone()),
             pool,
         }
     }

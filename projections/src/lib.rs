@@ -11,6 +11,7 @@
 pub mod audit;
 mod models;
 mod rebuild;
+mod staff;
 
 use async_trait::async_trait;
 use domain::AnyEvent;

@@ -29,6 +29,7 @@ pub fn all() -> Vec<Box<dyn Projector>> {
         Box::new(WalletLedger),
         Box::new(DailyTotals),
         Box::new(Panels),
+        Box::new(crate::staff::StaffAccounts),
     ]
 }
 
