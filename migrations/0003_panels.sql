@@ -13,8 +13,6 @@ CREATE TABLE panels (
     healthy boolean NOT NULL,
     retired boolean NOT NULL DEFAULT false,
     health_reason text,
-    -- Clients placed here (provisioned and not removed): the load the provisioner balances.
-    clients integer NOT NULL DEFAULT 0,
     registered_at timestamptz NOT NULL
 );
 CREATE INDEX panels_location ON panels (lower(location));
@@ -63,5 +61,14 @@ CREATE TABLE panel_status (
     xray_state text,
     xray_version text,
     uptime_secs bigint,
+    api text,
     checked_at timestamptz NOT NULL
 );
+
+-- Client emails carry the customer's number (their rank in registration
+-- order) and the subscription's sequence for that customer, both read from the
+-- immutable stream; these partial indexes keep those counts cheap.
+CREATE INDEX events_customer_registered ON events (position) WHERE event_type = 'CustomerRegistered';
+CREATE INDEX events_subscription_customer ON events (((payload->'SubscriptionRequested'->>'customer')), position)
+    WHERE event_type = 'SubscriptionRequested';
+CREATE INDEX subscriptions_panel_load ON subscriptions (panel_id, inbound_id) WHERE provisioning IN ('started', 'provisioned', 'missing');

@@ -27,6 +27,8 @@ pub enum CommandError {
     #[error(transparent)]
     Subscription(#[from] SubscriptionError),
     #[error(transparent)]
+    Panel(#[from] domain::panel::PanelError),
+    #[error(transparent)]
     Staff(#[from] StaffError),
     #[error("{0} not found")]
     NotFound(&'static str),

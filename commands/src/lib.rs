@@ -10,6 +10,7 @@
 
 mod error;
 mod process;
+mod provisioning;
 mod staff;
 mod store;
 mod use_cases;
@@ -40,6 +41,7 @@ pub struct Commands {
     wallets: Store<Wallet>,
     payments: Store<Payment>,
     subscriptions: Store<Subscription>,
+    panels: Store<domain::panel::Panel>,
     staff: Store<Staff>,
 }
 
@@ -53,6 +55,7 @@ impl Commands {
             wallets: Store::new(pool.clone()),
             payments: Store::new(pool.clone()),
             subscriptions: Store::new(pool.clone()),
+            panels: Store::new(pool.clone()),
             staff: Store::new(pool.clone()),
             pool,
         }

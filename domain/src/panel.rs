@@ -232,7 +232,13 @@ impl Aggregate for Panel {
                 if !spec.sub_base_url.ends_with('/') {
                     spec.sub_base_url.push('/');
                 }
-                spec.inbound_ids.dedup();
+                let mut seen = Vec::new();
+                spec.inbound_ids.retain(|i| {
+                    *i > 0 && !seen.contains(i) && {
+                        seen.push(*i);
+                        true
+                    }
+                });
                 if spec.inbound_ids.is_empty() {
                     return Err(PanelError::NoInbounds);
                 }

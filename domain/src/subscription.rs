@@ -68,12 +68,22 @@ pub enum SubscriptionCommand {
     /// retry after a crash reuses the same panel, email and UUID.
     StartProvisioning {
         placement: Placement,
+        /// Failover: the panel of the started placement being given up (its
+        /// client, if the call got through, is removed later).
+        replacing: Option<Uuid>,
         at: DateTime<Utc>,
     },
     RecordProvisioned {
         placement: Placement,
+        terms: ClientTerms,
         sub_url: String,
         links: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// The client's quota, expiry or enable flag was written to the panel.
+    RecordClientUpdated {
+        placement: Placement,
+        terms: ClientTerms,
         at: DateTime<Utc>,
     },
     FailProvisioning {
@@ -89,9 +99,9 @@ pub enum SubscriptionCommand {
         by: Actor,
         at: DateTime<Utc>,
     },
+    /// A client was removed from a panel (`deleted`), or found absent there.
     RecordDeprovisioned {
-        panel_id: Uuid,
-        email: String,
+        placement: Placement,
         deleted: bool,
         at: DateTime<Utc>,
     },
@@ -100,6 +110,13 @@ pub enum SubscriptionCommand {
         at: DateTime<Utc>,
     },
     RecordMissingOnPanel {
+        placement: Placement,
+        at: DateTime<Utc>,
+    },
+    /// The panel reports the client expired (its own expiry passed).
+    RecordExpiredOnPanel {
+        placement: Placement,
+        expiry_ms: i64,
         at: DateTime<Utc>,
     },
     /// Extra days and/or traffic given for nothing (bought with loyalty
@@ -122,6 +139,16 @@ pub struct Placement {
     pub sub_id: String,
 }
 
+/// What the panel client should allow: the values written to (or wanted on) the panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientTerms {
+    /// Bytes; 0 = unlimited (the panel's `totalGB`, which is bytes).
+    pub total_bytes: i64,
+    /// Milliseconds since the epoch (the panel's `expiryTime`).
+    pub expiry_ms: i64,
+    pub enabled: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub enum Provisioning {
     #[default]
@@ -133,6 +160,28 @@ pub enum Provisioning {
     },
     /// Reconciliation found the client gone from its panel.
     Missing(Placement),
+    /// The client was deleted (after a cancellation).
+    Removed(Placement),
+}
+
+impl Provisioning {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provisioning::NotStarted => "not_started",
+            Provisioning::Started(_) => "started",
+            Provisioning::Provisioned(_) => "provisioned",
+            Provisioning::Failed { .. } => "failed",
+            Provisioning::Missing(_) => "missing",
+            Provisioning::Removed(_) => "removed",
+        }
+    }
+    /// The placement a client lives (or should live) at.
+    pub fn placement(&self) -> Option<&Placement> {
+        match self {
+            Provisioning::Started(p) | Provisioning::Provisioned(p) | Provisioning::Missing(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,11 +232,14 @@ pub enum SubscriptionEvent {
     ProvisioningStarted {
         customer: CustomerId,
         placement: Placement,
+        /// A started placement given up for this one (failover).
+        replaces: Option<Placement>,
         at: DateTime<Utc>,
     },
     SubscriptionProvisioned {
         customer: CustomerId,
         placement: Placement,
+        terms: ClientTerms,
         sub_url: String,
         links: Vec<String>,
         at: DateTime<Utc>,
@@ -209,11 +261,23 @@ pub enum SubscriptionEvent {
         by: ActorRef,
         at: DateTime<Utc>,
     },
+    ClientUpdated {
+        customer: CustomerId,
+        placement: Placement,
+        terms: ClientTerms,
+        at: DateTime<Utc>,
+    },
     ClientDeprovisioned {
         customer: CustomerId,
-        panel_id: Uuid,
-        email: String,
+        placement: Placement,
+        /// false: the client was found absent (nothing to delete).
         deleted: bool,
+        at: DateTime<Utc>,
+    },
+    ClientExpiredOnPanel {
+        customer: CustomerId,
+        placement: Placement,
+        expiry_ms: i64,
         at: DateTime<Utc>,
     },
     TrafficThresholdCrossed {
@@ -255,6 +319,8 @@ impl DomainEvent for SubscriptionEvent {
             SubscriptionEvent::ProvisioningRetryRequested { .. } => "ProvisioningRetryRequested",
             SubscriptionEvent::LocationSwitchRequested { .. } => "LocationSwitchRequested",
             SubscriptionEvent::ClientDeprovisioned { .. } => "ClientDeprovisioned",
+            SubscriptionEvent::ClientUpdated { .. } => "ClientUpdated",
+            SubscriptionEvent::ClientExpiredOnPanel { .. } => "ClientExpiredOnPanel",
             SubscriptionEvent::TrafficThresholdCrossed { .. } => "TrafficThresholdCrossed",
             SubscriptionEvent::ClientMissingOnPanel { .. } => "ClientMissingOnPanel",
             SubscriptionEvent::BonusGranted { .. } => "BonusGranted",
@@ -300,6 +366,10 @@ pub enum SubscriptionError {
     SameLocation(Location),
     #[error("provisioning has not failed; nothing to retry")]
     NothingToRetry,
+    #[error("provisioning already started on panel {0}")]
+    ProvisioningInProgress(Uuid),
+    #[error("the subscription has no client on a panel yet")]
+    NotProvisioned,
     #[error("a bonus is 0 to 365 days and 0 to 10,000 GB, and not nothing")]
     InvalidBonus,
     #[error(transparent)]
@@ -355,8 +425,16 @@ pub struct Subscription {
     /// Set when cancelled: what the customer gets back.
     pub refund: Option<Toman>,
     pub provisioning: Provisioning,
-    /// After a location switch: the old client, until it is removed.
-    pub old_placement: Option<Placement>,
+    /// Placements that may still hold a client to remove: the old one after a
+    /// location switch, one given up by failover or a failed provisioning.
+    #[serde(default)]
+    pub stale: Vec<Placement>,
+    /// What was last written to the panel for the current placement.
+    #[serde(default)]
+    pub applied: Option<ClientTerms>,
+    /// The panel's own expiry was announced for the current term.
+    #[serde(default)]
+    pub expired_on_panel: bool,
     /// Traffic thresholds (80, 100) already announced for the current quota.
     pub thresholds: Vec<u8>,
     /// References of the bonuses granted.
@@ -382,6 +460,17 @@ pub fn refund_reference(subscription: Uuid) -> String {
 }
 
 impl Subscription {
+    /// What the panel client should be now: quota and expiry from the paid
+    /// term, enabled only while active. `None` before the first charge settles.
+    pub fn desired_terms(&self) -> Option<ClientTerms> {
+        let expires_at = self.expires_at?;
+        Some(ClientTerms {
+            total_bytes: i64::from(self.traffic_gb) * GIB,
+            expiry_ms: expires_at.timestamp_millis(),
+            enabled: self.status == SubscriptionStatus::Active,
+        })
+    }
+
     fn owner(&self) -> Result<CustomerId, SubscriptionError> {
         self.customer.ok_or(SubscriptionError::NotFound)
     }
@@ -579,20 +668,33 @@ impl Aggregate for Subscription {
                 )
                 .await;
             }
-            C::StartProvisioning { placement, at } => {
+            C::StartProvisioning { placement, replacing, at } => {
                 let customer = self.owner()?;
                 if self.status != S::Active {
                     return Err(Err::WrongStatus(self.status.name()));
                 }
-                match &self.provisioning {
+                let replaces = match &self.provisioning {
                     Provisioning::Provisioned(_) => return Err(Err::AlreadyProvisioned),
                     Provisioning::Started(p) if *p == placement => return Ok(()),
-                    _ => {}
-                }
-                sink.write(E::ProvisioningStarted { customer, placement, at }, self).await;
+                    Provisioning::Started(p) | Provisioning::Missing(p) if replacing == Some(p.panel_id) => Some(p.clone()),
+                    Provisioning::Started(p) | Provisioning::Missing(p) => return Err(Err::ProvisioningInProgress(p.panel_id)),
+                    Provisioning::Failed { .. } => return Err(Err::WrongStatus("failed; retry it first")),
+                    Provisioning::NotStarted | Provisioning::Removed(_) => None,
+                };
+                sink.write(
+                    E::ProvisioningStarted {
+                        customer,
+                        placement,
+                        replaces,
+                        at,
+                    },
+                    self,
+                )
+                .await;
             }
             C::RecordProvisioned {
                 placement,
+                terms,
                 sub_url,
                 links,
                 at,
@@ -607,6 +709,7 @@ impl Aggregate for Subscription {
                     E::SubscriptionProvisioned {
                         customer,
                         placement,
+                        terms,
                         sub_url,
                         links,
                         at,
@@ -615,13 +718,32 @@ impl Aggregate for Subscription {
                 )
                 .await;
             }
+            C::RecordClientUpdated { placement, terms, at } => {
+                let customer = self.owner()?;
+                match &self.provisioning {
+                    Provisioning::Provisioned(p) if *p == placement => {}
+                    _ => return Err(Err::PlacementMismatch),
+                }
+                if self.applied == Some(terms) {
+                    return Ok(());
+                }
+                sink.write(
+                    E::ClientUpdated {
+                        customer,
+                        placement,
+                        terms,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
             C::FailProvisioning { reason, at } => {
                 let customer = self.owner()?;
-                if matches!(self.provisioning, Provisioning::Provisioned(_)) {
-                    return Err(Err::AlreadyProvisioned);
-                }
-                if matches!(self.provisioning, Provisioning::Failed { .. }) {
-                    return Ok(());
+                match &self.provisioning {
+                    Provisioning::Provisioned(_) => return Err(Err::AlreadyProvisioned),
+                    Provisioning::Failed { .. } => return Ok(()),
+                    _ => {}
                 }
                 sink.write(E::ProvisioningFailed { customer, reason, at }, self).await;
             }
@@ -652,7 +774,7 @@ impl Aggregate for Subscription {
                     return Err(Err::SameLocation(to));
                 }
                 if !matches!(self.provisioning, Provisioning::Provisioned(_)) {
-                    return Err(Err::WrongStatus("not provisioned yet"));
+                    return Err(Err::NotProvisioned);
                 }
                 sink.write(
                     E::LocationSwitchRequested {
@@ -666,18 +788,17 @@ impl Aggregate for Subscription {
                 )
                 .await;
             }
-            C::RecordDeprovisioned {
-                panel_id,
-                email,
-                deleted,
-                at,
-            } => {
+            C::RecordDeprovisioned { placement, deleted, at } => {
                 let customer = self.owner()?;
+                let current = matches!(&self.provisioning, Provisioning::Provisioned(p) | Provisioning::Missing(p) | Provisioning::Started(p) if *p == placement)
+                    && self.status == S::Cancelled;
+                if !current && !self.stale.contains(&placement) {
+                    return Ok(());
+                }
                 sink.write(
                     E::ClientDeprovisioned {
                         customer,
-                        panel_id,
-                        email,
+                        placement,
                         deleted,
                         at,
                     },
@@ -738,12 +859,28 @@ impl Aggregate for Subscription {
                 )
                 .await;
             }
-            C::RecordMissingOnPanel { at } => {
+            C::RecordMissingOnPanel { placement, at } => {
                 let customer = self.owner()?;
-                let Provisioning::Provisioned(placement) = self.provisioning.clone() else {
+                if !matches!(&self.provisioning, Provisioning::Provisioned(p) if *p == placement) {
                     return Ok(());
-                };
+                }
                 sink.write(E::ClientMissingOnPanel { customer, placement, at }, self).await;
+            }
+            C::RecordExpiredOnPanel { placement, expiry_ms, at } => {
+                let customer = self.owner()?;
+                if self.expired_on_panel || !matches!(&self.provisioning, Provisioning::Provisioned(p) if *p == placement) {
+                    return Ok(());
+                }
+                sink.write(
+                    E::ClientExpiredOnPanel {
+                        customer,
+                        placement,
+                        expiry_ms,
+                        at,
+                    },
+                    self,
+                )
+                .await;
             }
         }
         Ok(())
@@ -786,6 +923,7 @@ impl Aggregate for Subscription {
                 self.traffic_gb = traffic_gb;
                 self.status = SubscriptionStatus::Active;
                 self.thresholds.clear();
+                self.expired_on_panel = false;
             }
             E::ChargeFailed { charge_no, .. } => {
                 self.pending = None;
@@ -798,25 +936,42 @@ impl Aggregate for Subscription {
                 self.status = SubscriptionStatus::Cancelled;
                 self.refund = Some(refund);
             }
-            E::ProvisioningStarted { placement, .. } => self.provisioning = Provisioning::Started(placement),
-            E::SubscriptionProvisioned { placement, .. } => self.provisioning = Provisioning::Provisioned(placement),
-            E::ProvisioningFailed { reason, .. } => self.provisioning = Provisioning::Failed { reason },
+            E::ProvisioningStarted { placement, replaces, .. } => {
+                if let Some(old) = replaces {
+                    self.stale.push(old);
+                }
+                self.applied = None;
+                self.provisioning = Provisioning::Started(placement);
+            }
+            E::SubscriptionProvisioned { placement, terms, .. } => {
+                self.stale.retain(|p| *p != placement);
+                self.applied = Some(terms);
+                self.provisioning = Provisioning::Provisioned(placement);
+            }
+            E::ClientUpdated { terms, .. } => self.applied = Some(terms),
+            E::ProvisioningFailed { reason, .. } => {
+                // A started call may have reached the panel: its client must go.
+                if let Provisioning::Started(p) = std::mem::take(&mut self.provisioning) {
+                    self.stale.push(p);
+                }
+                self.provisioning = Provisioning::Failed { reason };
+            }
             E::ProvisioningRetryRequested { .. } => self.provisioning = Provisioning::NotStarted,
             E::LocationSwitchRequested { to, .. } => {
                 if let Provisioning::Provisioned(p) = std::mem::take(&mut self.provisioning) {
-                    self.old_placement = Some(p);
+                    self.stale.push(p);
                 }
+                self.applied = None;
                 self.location = Some(to);
             }
-            E::ClientDeprovisioned { panel_id, email, .. } => {
-                if self
-                    .old_placement
-                    .as_ref()
-                    .is_some_and(|p| p.panel_id == panel_id && p.email == email)
-                {
-                    self.old_placement = None;
+            E::ClientDeprovisioned { placement, .. } => {
+                self.stale.retain(|p| *p != placement);
+                if self.provisioning.placement() == Some(&placement) {
+                    self.provisioning = Provisioning::Removed(placement);
+                    self.applied = None;
                 }
             }
+            E::ClientExpiredOnPanel { .. } => self.expired_on_panel = true,
             E::TrafficThresholdCrossed { threshold, .. } => self.thresholds.push(threshold),
             E::ClientMissingOnPanel { placement, .. } => self.provisioning = Provisioning::Missing(placement),
             E::BonusGranted {
@@ -844,7 +999,7 @@ mod tests {
     use cqrs_es::test::TestFramework;
 
     type Given = TestFramework<Subscription>;
-    const C: CustomerId = CustomerId(5);
+    pub(super) const C: CustomerId = CustomerId(5);
 
     fn plan() -> PlanSnapshot {
         PlanSnapshot {
@@ -874,7 +1029,7 @@ mod tests {
             },
         ]
     }
-    fn active() -> Vec<SubscriptionEvent> {
+    pub(super) fn active() -> Vec<SubscriptionEvent> {
         let mut e = requested();
         e.push(SubscriptionEvent::ChargeSettled {
             customer: C,
@@ -1081,7 +1236,7 @@ mod tests {
             .then_expect_error(SubscriptionError::Denied(PermissionDenied(Permission::ManageSubscriptions)));
     }
 
-    fn placement(panel: u128) -> Placement {
+    pub(super) fn placement(panel: u128) -> Placement {
         Placement {
             panel_id: Uuid::from_u128(panel),
             inbound_id: 1,
@@ -1091,16 +1246,30 @@ mod tests {
         }
     }
 
-    fn provisioned() -> Vec<SubscriptionEvent> {
-        let mut e = active();
-        e.push(SubscriptionEvent::ProvisioningStarted {
+    fn terms() -> ClientTerms {
+        ClientTerms {
+            total_bytes: 50 * GIB,
+            expiry_ms: (t0() + Duration::days(30)).timestamp_millis(),
+            enabled: true,
+        }
+    }
+
+    pub(super) fn started(panel: u128) -> SubscriptionEvent {
+        SubscriptionEvent::ProvisioningStarted {
             customer: C,
-            placement: placement(1),
+            placement: placement(panel),
+            replaces: None,
             at: t0(),
-        });
+        }
+    }
+
+    pub(super) fn provisioned() -> Vec<SubscriptionEvent> {
+        let mut e = active();
+        e.push(started(1));
         e.push(SubscriptionEvent::SubscriptionProvisioned {
             customer: C,
             placement: placement(1),
+            terms: terms(),
             sub_url: "u".into(),
             links: vec![],
             at: t0(),
@@ -1111,24 +1280,45 @@ mod tests {
     #[test]
     fn provisioning_is_recorded_once_for_its_placement() {
         let mut started = active();
-        started.push(SubscriptionEvent::ProvisioningStarted {
-            customer: C,
-            placement: placement(1),
-            at: t0(),
-        });
+        started.push(self::started(1));
         // The same intent again (a retry) records nothing.
         Given::with(())
             .given(started.clone())
             .when(SubscriptionCommand::StartProvisioning {
                 placement: placement(1),
+                replacing: None,
                 at: t0(),
             })
             .then_expect_events(vec![]);
+        // A second worker that chose another panel is told where it started.
+        Given::with(())
+            .given(started.clone())
+            .when(SubscriptionCommand::StartProvisioning {
+                placement: placement(2),
+                replacing: None,
+                at: t0(),
+            })
+            .then_expect_error(SubscriptionError::ProvisioningInProgress(Uuid::from_u128(1)));
+        // A failover names the panel it gives up; that placement becomes stale.
+        Given::with(())
+            .given(started.clone())
+            .when(SubscriptionCommand::StartProvisioning {
+                placement: placement(2),
+                replacing: Some(Uuid::from_u128(1)),
+                at: t0(),
+            })
+            .then_expect_events(vec![SubscriptionEvent::ProvisioningStarted {
+                customer: C,
+                placement: placement(2),
+                replaces: Some(placement(1)),
+                at: t0(),
+            }]);
         // A result for another panel than the one started is refused.
         Given::with(())
             .given(started)
             .when(SubscriptionCommand::RecordProvisioned {
                 placement: placement(2),
+                terms: terms(),
                 sub_url: "u".into(),
                 links: vec![],
                 at: t0(),
@@ -1138,6 +1328,7 @@ mod tests {
             .given(provisioned())
             .when(SubscriptionCommand::StartProvisioning {
                 placement: placement(2),
+                replacing: None,
                 at: t0(),
             })
             .then_expect_error(SubscriptionError::AlreadyProvisioned);
@@ -1232,14 +1423,136 @@ mod tests {
             at: t0(),
         });
         assert_eq!(sub.provisioning, Provisioning::NotStarted);
-        assert_eq!(sub.old_placement, Some(placement(1)));
+        assert_eq!(sub.stale, vec![placement(1)]);
         sub.apply(SubscriptionEvent::ClientDeprovisioned {
             customer: C,
-            panel_id: Uuid::from_u128(1),
-            email: "MoonVpn-France-1000-1".into(),
+            placement: placement(1),
             deleted: true,
             at: t0(),
         });
-        assert_eq!(sub.old_placement, None);
+        assert!(sub.stale.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod panel_tests {
+    use super::tests::{active, placement, provisioned, started, C};
+    use super::*;
+    use crate::test_support::t0;
+    use cqrs_es::test::TestFramework;
+
+    type Given = TestFramework<Subscription>;
+
+    #[test]
+    fn a_renewal_changes_the_desired_terms_and_an_update_is_recorded_once() {
+        let mut events = provisioned();
+        let mut sub = Subscription::default();
+        for e in events.clone() {
+            sub.apply(e);
+        }
+        let mut renewed = sub.desired_terms().unwrap();
+        assert_eq!(Some(renewed), sub.applied);
+        renewed.expiry_ms += 30 * 86_400_000;
+        Given::with(())
+            .given(events.clone())
+            .when(SubscriptionCommand::RecordClientUpdated {
+                placement: placement(1),
+                terms: renewed,
+                at: t0(),
+            })
+            .then_expect_events(vec![SubscriptionEvent::ClientUpdated {
+                customer: C,
+                placement: placement(1),
+                terms: renewed,
+                at: t0(),
+            }]);
+        events.push(SubscriptionEvent::ClientUpdated {
+            customer: C,
+            placement: placement(1),
+            terms: renewed,
+            at: t0(),
+        });
+        Given::with(())
+            .given(events)
+            .when(SubscriptionCommand::RecordClientUpdated {
+                placement: placement(1),
+                terms: renewed,
+                at: t0(),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn an_expired_subscription_wants_its_client_disabled() {
+        let mut sub = Subscription::default();
+        for e in provisioned() {
+            sub.apply(e);
+        }
+        sub.apply(SubscriptionEvent::SubscriptionExpired { customer: C, at: t0() });
+        assert!(!sub.desired_terms().unwrap().enabled);
+    }
+
+    #[test]
+    fn a_failed_start_leaves_its_placement_to_clean_up_and_missing_is_explicit() {
+        let mut sub = Subscription::default();
+        let mut events = active();
+        events.push(started(1));
+        events.push(SubscriptionEvent::ProvisioningFailed {
+            customer: C,
+            reason: "panel unreachable".into(),
+            at: t0(),
+        });
+        for e in events {
+            sub.apply(e);
+        }
+        assert_eq!(sub.stale, vec![placement(1)]);
+        Given::with(())
+            .given(provisioned())
+            .when(SubscriptionCommand::RecordMissingOnPanel {
+                placement: placement(1),
+                at: t0(),
+            })
+            .then_expect_events(vec![SubscriptionEvent::ClientMissingOnPanel {
+                customer: C,
+                placement: placement(1),
+                at: t0(),
+            }]);
+        // Deprovisioning an unknown placement records nothing.
+        Given::with(())
+            .given(provisioned())
+            .when(SubscriptionCommand::RecordDeprovisioned {
+                placement: placement(7),
+                deleted: true,
+                at: t0(),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn the_panel_expiry_is_announced_once_per_term() {
+        let mut events = provisioned();
+        let e = SubscriptionEvent::ClientExpiredOnPanel {
+            customer: C,
+            placement: placement(1),
+            expiry_ms: 5,
+            at: t0(),
+        };
+        Given::with(())
+            .given(events.clone())
+            .when(SubscriptionCommand::RecordExpiredOnPanel {
+                placement: placement(1),
+                expiry_ms: 5,
+                at: t0(),
+            })
+            .then_expect_events(vec![e.clone()]);
+        events.push(e);
+        Given::with(())
+            .given(events)
+            .when(SubscriptionCommand::RecordExpiredOnPanel {
+                placement: placement(1),
+                expiry_ms: 5,
+                at: t0(),
+            })
+            .then_expect_events(vec![]);
     }
 }

@@ -301,7 +301,11 @@ impl Projector for Payments {
                 at,
             } => {
                 let (purpose, plan_id, location, _) = purpose_parts(purpose);
-                let status = if method.is_gateway() { "awaiting_gateway" } else { "awaiting_receipt" };
+                let status = if method.is_gateway() {
+                    "awaiting_gateway"
+                } else {
+                    "awaiting_receipt"
+                };
                 sqlx::query(&format!(
                     "INSERT INTO {t} (id, customer, amount, method, card_id, purpose, plan_id, location, status, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -538,19 +542,23 @@ impl Projector for Subscriptions {
                 .await?;
             }
             SubscriptionEvent::ProvisioningFailed { reason, at, .. } => {
-                sqlx::query(&format!("UPDATE {t} SET provisioning = 'failed', provisioning_error = $2, updated_at = $3 WHERE id = $1"))
-                    .bind(id(e)?)
-                    .bind(reason)
-                    .bind(at)
-                    .execute(conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {t} SET provisioning = 'failed', provisioning_error = $2, updated_at = $3 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(reason)
+                .bind(at)
+                .execute(conn)
+                .await?;
             }
             SubscriptionEvent::ProvisioningRetryRequested { at, .. } => {
-                sqlx::query(&format!("UPDATE {t} SET provisioning = 'not_started', updated_at = $2 WHERE id = $1"))
-                    .bind(id(e)?)
-                    .bind(at)
-                    .execute(conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {t} SET provisioning = 'not_started', updated_at = $2 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(at)
+                .execute(conn)
+                .await?;
             }
             SubscriptionEvent::LocationSwitchRequested { to, at, .. } => {
                 sqlx::query(&format!(
@@ -562,7 +570,19 @@ impl Projector for Subscriptions {
                 .execute(conn)
                 .await?;
             }
-            SubscriptionEvent::ClientDeprovisioned { at, .. } => {
+            SubscriptionEvent::ClientDeprovisioned { placement, at, .. } => {
+                sqlx::query(&format!(
+                    "UPDATE {t} SET provisioning = CASE WHEN panel_id = $2 AND client_email = $3 THEN 'removed' ELSE provisioning END, \
+                     updated_at = $4 WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(placement.panel_id)
+                .bind(&placement.email)
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            SubscriptionEvent::ClientUpdated { at, .. } | SubscriptionEvent::ClientExpiredOnPanel { at, .. } => {
                 sqlx::query(&format!("UPDATE {t} SET updated_at = $2 WHERE id = $1"))
                     .bind(id(e)?)
                     .bind(at)
@@ -570,11 +590,13 @@ impl Projector for Subscriptions {
                     .await?;
             }
             SubscriptionEvent::TrafficThresholdCrossed { threshold, .. } => {
-                sqlx::query(&format!("UPDATE {t} SET customer_alerts = array_append(customer_alerts, $2) WHERE id = $1"))
-                    .bind(id(e)?)
-                    .bind(i16::from(*threshold))
-                    .execute(conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {t} SET customer_alerts = array_append(customer_alerts, $2) WHERE id = $1"
+                ))
+                .bind(id(e)?)
+                .bind(i16::from(*threshold))
+                .execute(conn)
+                .await?;
             }
             SubscriptionEvent::ClientMissingOnPanel { at, .. } => {
                 sqlx::query(&format!("UPDATE {t} SET provisioning = 'missing', updated_at = $2 WHERE id = $1"))
@@ -701,6 +723,7 @@ impl Projector for DailyTotals {
 }
 
 /// Panels without their credentials: those stay encrypted in the events.
+/// A panel's load is counted from `subscriptions` (clients placed there).
 pub struct Panels;
 
 #[async_trait]
@@ -745,12 +768,6 @@ impl Projector for Panels {
                     _ => return Ok(()),
                 };
                 sqlx::query(&sql(set)).bind(id(e)?).execute(conn).await?;
-            }
-            AnyEvent::Subscription(SubscriptionEvent::SubscriptionProvisioned { placement, .. }) => {
-                sqlx::query(&sql("clients = clients + 1")).bind(placement.panel_id).execute(conn).await?;
-            }
-            AnyEvent::Subscription(SubscriptionEvent::ClientDeprovisioned { panel_id, deleted: true, .. }) => {
-                sqlx::query(&sql("clients = clients - 1")).bind(panel_id).execute(conn).await?;
             }
             _ => {}
         }
