@@ -2,6 +2,7 @@ use domain::card::CardError;
 use domain::customer::CustomerError;
 use domain::payment::PaymentError;
 use domain::plan::PlanError;
+use domain::reference::ReferenceError;
 use domain::role::RoleError;
 use domain::staff::StaffError;
 use domain::subscription::SubscriptionError;
@@ -30,12 +31,16 @@ pub enum CommandError {
     Panel(#[from] domain::panel::PanelError),
     #[error(transparent)]
     Staff(#[from] StaffError),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("customer {0} is blocked")]
     Blocked(domain::CustomerId),
     #[error("no active bank card can receive payments")]
     NoActiveCard,
+    #[error("every unique USDT amount for this price is held by a pending payment; try again later")]
+    NoFreeUsdtAmount,
     #[error("too many concurrent changes to the same record; try again")]
     Conflict,
     #[error("storage failure: {0}")]

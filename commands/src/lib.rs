@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod gateways;
 mod process;
 mod provisioning;
 mod staff;
@@ -16,6 +17,7 @@ mod store;
 mod use_cases;
 
 pub use error::CommandError;
+pub use gateways::{GatewayOutcome, UsdtOffer, USDT_TAGS};
 pub use process::Reaction;
 pub use store::Store;
 pub use use_cases::PurchaseOutcome;

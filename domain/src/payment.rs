@@ -169,18 +169,28 @@ pub struct ReceiptReading {
 #[serde(rename_all = "snake_case", tag = "flag")]
 pub enum ReceiptFlag {
     AmountUnreadable,
-    AmountDiffers { read: Toman },
+    AmountDiffers {
+        read: Toman,
+    },
     CardUnreadable,
     /// The destination card read is not the card this payment was sent to.
-    CardDiffers { read: String },
+    CardDiffers {
+        read: String,
+    },
     TrackingUnreadable,
     /// Another payment's receipt carried the same tracking number.
-    TrackingReused { payment: Uuid },
+    TrackingReused {
+        payment: Uuid,
+    },
     TimeUnreadable,
     /// The receipt is older than the payment request (a reused receipt?).
-    TimeBeforeRequest { read: DateTime<Utc> },
+    TimeBeforeRequest {
+        read: DateTime<Utc>,
+    },
     /// The receipt claims a time after it was read.
-    TimeInFuture { read: DateTime<Utc> },
+    TimeInFuture {
+        read: DateTime<Utc>,
+    },
 }
 
 impl ReceiptFlag {
@@ -471,7 +481,10 @@ impl Payment {
     }
 
     fn decided(&self) -> bool {
-        matches!(self.status, PaymentStatus::Approved | PaymentStatus::Rejected | PaymentStatus::Failed)
+        matches!(
+            self.status,
+            PaymentStatus::Approved | PaymentStatus::Rejected | PaymentStatus::Failed
+        )
     }
 
     /// The amount in rials, as Zarinpal takes it (one Toman is ten rials).
@@ -493,7 +506,14 @@ impl Payment {
     }
 
     /// A refusal event, or nothing when this exact refusal is already recorded.
-    fn refusal(&self, customer: CustomerId, reason: RefusalReason, reference: &str, detail: String, at: DateTime<Utc>) -> Vec<PaymentEvent> {
+    fn refusal(
+        &self,
+        customer: CustomerId,
+        reason: RefusalReason,
+        reference: &str,
+        detail: String,
+        at: DateTime<Utc>,
+    ) -> Vec<PaymentEvent> {
         if self.refusals.contains(&(reason, reference.to_string())) {
             return vec![];
         }
@@ -510,49 +530,37 @@ impl Payment {
         self.method.as_ref().map(|m| m.name()).unwrap_or("unknown")
     }
 
-    fn confirm_zarinpal(
-        &self,
-        authority: String,
-        ref_id: u64,
-        card_pan: Option<String>,
-        verified_rial: i64,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<PaymentEvent>, PaymentError> {
-        let customer = self.customer.ok_or(PaymentError::NotFound)?;
-        if !matches!(self.method, Some(PaymentMethod::Zarinpal)) {
-            return Err(PaymentError::WrongMethod(self.method_name()));
-        }
-        if self.authority.as_deref() != Some(authority.as_str()) {
-            let detail = format!("callback for authority {authority}, but this payment requested {:?}", self.authority);
-            return Ok(self.refusal(customer, RefusalReason::UnknownReference, &authority, detail, at));
+    /// Why a Zarinpal verification for `authority` of `verified_rial` must be
+    /// refused, or `None` when it settles this payment.
+    pub fn zarinpal_refusal(&self, authority: &str, verified_rial: i64) -> Option<(RefusalReason, String)> {
+        if self.authority.as_deref() != Some(authority) {
+            let detail = format!(
+                "callback for authority {authority}, but this payment requested {:?}",
+                self.authority
+            );
+            return Some((RefusalReason::UnknownReference, detail));
         }
         if self.decided() {
-            let detail = format!("payment already {:?}; verification ref_id {ref_id} seen again", self.status);
-            return Ok(self.refusal(customer, RefusalReason::Replayed, &authority, detail, at));
+            return Some((
+                RefusalReason::Replayed,
+                format!("payment already {:?}; verification seen again", self.status),
+            ));
         }
         if verified_rial != self.amount_rial() {
             let detail = format!("verified {verified_rial} rials, the payment asks {} rials", self.amount_rial());
-            return Ok(self.refusal(customer, RefusalReason::WrongAmount, &authority, detail, at));
+            return Some((RefusalReason::WrongAmount, detail));
         }
-        Ok(vec![
-            PaymentEvent::ZarinpalVerified {
-                customer,
-                authority,
-                ref_id,
-                card_pan: card_pan.map(|p| bounded(&p, 32)),
-                at,
-            },
-            self.approved(customer, ActorRef::System, at),
-        ])
+        None
     }
 
-    fn confirm_tron(&self, transfer: TronTransfer, at: DateTime<Utc>) -> Result<Vec<PaymentEvent>, PaymentError> {
-        let customer = self.customer.ok_or(PaymentError::NotFound)?;
+    /// Why `transfer` must be refused for this USDT payment, `None` when it
+    /// settles it, or an error when it is not a USDT payment or must wait
+    /// for more confirmations.
+    pub fn tron_refusal(&self, transfer: &TronTransfer) -> Result<Option<(RefusalReason, String)>, PaymentError> {
         let Some(PaymentMethod::UsdtTrc20 { deposit }) = &self.method else {
             return Err(PaymentError::WrongMethod(self.method_name()));
         };
-        let hash = transfer.tx_hash.to_ascii_lowercase();
-        let refuse = |reason, detail: String| Ok(self.refusal(customer, reason, &hash, detail, at));
+        let refuse = |reason, detail: String| Ok(Some((reason, detail)));
         if self.decided() {
             return refuse(RefusalReason::Replayed, format!("payment already {:?}", self.status));
         }
@@ -589,7 +597,10 @@ impl Payment {
         if transfer.block_time > deposit.expires_at {
             return refuse(
                 RefusalReason::AfterExpiry,
-                format!("transfer at {} after the offer expired at {}", transfer.block_time, deposit.expires_at),
+                format!(
+                    "transfer at {} after the offer expired at {}",
+                    transfer.block_time, deposit.expires_at
+                ),
             );
         }
         if transfer.confirmations < u64::from(deposit.confirmations) {
@@ -597,6 +608,42 @@ impl Payment {
                 have: transfer.confirmations,
                 need: deposit.confirmations,
             });
+        }
+        Ok(None)
+    }
+
+    fn confirm_zarinpal(
+        &self,
+        authority: String,
+        ref_id: u64,
+        card_pan: Option<String>,
+        verified_rial: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<PaymentEvent>, PaymentError> {
+        let customer = self.customer.ok_or(PaymentError::NotFound)?;
+        if !matches!(self.method, Some(PaymentMethod::Zarinpal)) {
+            return Err(PaymentError::WrongMethod(self.method_name()));
+        }
+        if let Some((reason, detail)) = self.zarinpal_refusal(&authority, verified_rial) {
+            return Ok(self.refusal(customer, reason, &authority, detail, at));
+        }
+        Ok(vec![
+            PaymentEvent::ZarinpalVerified {
+                customer,
+                authority,
+                ref_id,
+                card_pan: card_pan.map(|p| bounded(&p, 32)),
+                at,
+            },
+            self.approved(customer, ActorRef::System, at),
+        ])
+    }
+
+    fn confirm_tron(&self, transfer: TronTransfer, at: DateTime<Utc>) -> Result<Vec<PaymentEvent>, PaymentError> {
+        let customer = self.customer.ok_or(PaymentError::NotFound)?;
+        let hash = transfer.tx_hash.to_ascii_lowercase();
+        if let Some((reason, detail)) = self.tron_refusal(&transfer)? {
+            return Ok(self.refusal(customer, reason, &hash, detail, at));
         }
         Ok(vec![
             PaymentEvent::TronTransferConfirmed {
@@ -670,7 +717,9 @@ impl Aggregate for Payment {
                 }
                 if let PaymentMethod::UsdtTrc20 { deposit } = &method {
                     if deposit.usdt <= Decimal::ZERO || deposit.usdt.normalize().scale() > 6 {
-                        return Err(PaymentError::InvalidDeposit("the USDT amount must be positive with at most 6 decimals"));
+                        return Err(PaymentError::InvalidDeposit(
+                            "the USDT amount must be positive with at most 6 decimals",
+                        ));
                     }
                     if deposit.rate <= Decimal::ZERO {
                         return Err(PaymentError::InvalidDeposit("the rate must be positive"));
@@ -1132,18 +1181,17 @@ mod tests {
             at: t0(),
         };
         let history = vec![zarinpal_created(), authority_issued(), verified, approved_by_system("zarinpal")];
-        let replay = refused(
-            RefusalReason::Replayed,
-            AUTH,
-            "payment already Approved; verification ref_id 201 seen again",
-        );
+        let replay = refused(RefusalReason::Replayed, AUTH, "payment already Approved; verification seen again");
         Given::with(())
             .given(history.clone())
             .when(confirm(AUTH, 1_000_000))
             .then_expect_events(vec![replay.clone()]);
         let mut again = history;
         again.push(replay);
-        Given::with(()).given(again).when(confirm(AUTH, 1_000_000)).then_expect_events(vec![]);
+        Given::with(())
+            .given(again)
+            .when(confirm(AUTH, 1_000_000))
+            .then_expect_events(vec![]);
     }
 
     #[test]
@@ -1317,11 +1365,7 @@ mod tests {
             ),
         ];
         for (t, reason) in cases {
-            let events = Given::with(())
-                .given(vec![usdt_created()])
-                .when(tron(t))
-                .inspect_result()
-                .unwrap();
+            let events = Given::with(()).given(vec![usdt_created()]).when(tron(t)).inspect_result().unwrap();
             assert!(
                 matches!(events.as_slice(), [PaymentEvent::GatewayAttemptRefused { reason: r, reference, .. }] if *r == reason && reference == "ab12"),
                 "{reason:?}: {events:?}"
@@ -1363,7 +1407,9 @@ mod tests {
                 purpose: PaymentPurpose::WalletTopUp,
                 at: t0(),
             })
-            .then_expect_error(PaymentError::InvalidDeposit("the USDT amount must be positive with at most 6 decimals"));
+            .then_expect_error(PaymentError::InvalidDeposit(
+                "the USDT amount must be positive with at most 6 decimals",
+            ));
     }
 
     // ---- receipt readings ----------------------------------------------------
@@ -1488,10 +1534,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             events.as_slice(),
-            [PaymentEvent::PaymentApproved {
-                by: ActorRef::System,
-                ..
-            }]
+            [PaymentEvent::PaymentApproved { by: ActorRef::System, .. }]
         ));
     }
 
