@@ -24,10 +24,11 @@ pub enum Permission {
     ManageContent,
     ManageLocations,
     ManagePoints,
+    ManageSettings,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ManageRoles,
         Permission::ManageUsers,
         Permission::AdjustWallets,
@@ -42,6 +43,7 @@ impl Permission {
         Permission::ManageContent,
         Permission::ManageLocations,
         Permission::ManagePoints,
+        Permission::ManageSettings,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Permission {
             Permission::ManageContent => "manage_content",
             Permission::ManageLocations => "manage_locations",
             Permission::ManagePoints => "manage_points",
+            Permission::ManageSettings => "manage_settings",
         }
     }
 

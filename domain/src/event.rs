@@ -2,10 +2,13 @@
 //! stream (projectors, process managers, notifiers) decode.
 use serde::de::DeserializeOwned;
 
+use crate::backup::{Backup, BackupEvent};
 use crate::card::{Card, CardEvent};
 use crate::commission::{CommissionPolicy, CommissionPolicyEvent, SellerAccount, SellerEvent};
 use crate::customer::{Customer, CustomerEvent};
 use crate::discount::{DiscountCode, DiscountEvent};
+use crate::features::{FeatureEvent, FeatureToggles};
+use crate::license::{License, LicenseEvent};
 use crate::panel::{Panel, PanelEvent};
 use crate::payment::{Payment, PaymentEvent};
 use crate::plan::{Plan, PlanEvent};
@@ -36,6 +39,9 @@ pub enum AnyEvent {
     Discount(DiscountEvent),
     PointsPolicy(PointsPolicyEvent),
     Points(PointsEvent),
+    Features(FeatureEvent),
+    License(LicenseEvent),
+    Backup(BackupEvent),
     /// An aggregate type this build does not know (written by a newer version).
     Unknown,
 }
@@ -74,6 +80,9 @@ impl AnyEvent {
             _ if t == DiscountCode::TYPE => AnyEvent::Discount(de(t, payload)?),
             _ if t == PointsPolicy::TYPE => AnyEvent::PointsPolicy(de(t, payload)?),
             _ if t == PointsAccount::TYPE => AnyEvent::Points(de(t, payload)?),
+            _ if t == FeatureToggles::TYPE => AnyEvent::Features(de(t, payload)?),
+            _ if t == License::TYPE => AnyEvent::License(de(t, payload)?),
+            _ if t == Backup::TYPE => AnyEvent::Backup(de(t, payload)?),
             _ => AnyEvent::Unknown,
         })
     }

@@ -7,11 +7,14 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod backup;
 pub mod card;
 pub mod commission;
 pub mod customer;
 pub mod discount;
 pub mod event;
+pub mod features;
+pub mod license;
 pub mod money;
 pub mod panel;
 pub mod payment;
