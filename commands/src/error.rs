@@ -1,9 +1,13 @@
 use domain::card::CardError;
+use domain::commission::CommissionError;
 use domain::customer::CustomerError;
+use domain::discount::DiscountError;
 use domain::payment::PaymentError;
 use domain::plan::PlanError;
+use domain::points::PointsError;
 use domain::reference::ReferenceError;
 use domain::role::RoleError;
+use domain::sale::SaleError;
 use domain::staff::StaffError;
 use domain::subscription::SubscriptionError;
 use domain::wallet::WalletError;
@@ -33,6 +37,14 @@ pub enum CommandError {
     Staff(#[from] StaffError),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Commission(#[from] CommissionError),
+    #[error(transparent)]
+    Sale(#[from] SaleError),
+    #[error(transparent)]
+    Discount(#[from] DiscountError),
+    #[error(transparent)]
+    Points(#[from] PointsError),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("customer {0} is blocked")]

@@ -8,16 +8,22 @@
 //! from the event feed after a crash — see [`Commands::react`].
 #![forbid(unsafe_code)]
 
+mod commerce;
+mod commissions;
+mod discounts;
 mod error;
 mod gateways;
+mod points;
 mod process;
 mod provisioning;
 mod staff;
 mod store;
 mod use_cases;
 
+pub use discounts::Quote;
 pub use error::CommandError;
 pub use gateways::{GatewayOutcome, UsdtOffer, USDT_TAGS};
+pub use points::{reward_code, Grant, Redeemed};
 pub use process::Reaction;
 pub use store::Store;
 pub use use_cases::PurchaseOutcome;
@@ -36,6 +42,7 @@ use sqlx::PgPool;
 #[derive(Clone)]
 pub struct Commands {
     pub pool: PgPool,
+    commerce: commerce::Stores,
     customers: Store<Customer>,
     roles: Store<Role>,
     plans: Store<Plan>,
@@ -59,6 +66,7 @@ impl Commands {
             subscriptions: Store::new(pool.clone()),
             panels: Store::new(pool.clone()),
             staff: Store::new(pool.clone()),
+            commerce: commerce::Stores::new(&pool),
             pool,
         }
     }

@@ -345,9 +345,32 @@ impl Commands {
         subscription: Uuid,
         at: DateTime<Utc>,
     ) -> Result<PurchaseOutcome, CommandError> {
-        self.request_purchase(by, customer, plan, location, subscription, at).await?;
+        self.purchase_plan_with_code(by, customer, plan, location, subscription, None, at)
+            .await
+    }
+
+    /// [`Commands::purchase_plan`] with an optional discount code; an agent
+    /// (a seller with their own price for the plan) pays that price. The
+    /// code's use is given back if the wallet cannot pay.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn purchase_plan_with_code(
+        &self,
+        by: &Actor,
+        customer: CustomerId,
+        plan: Uuid,
+        location: &Location,
+        subscription: Uuid,
+        code: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<PurchaseOutcome, CommandError> {
+        self.request_purchase_with_code(by, customer, plan, location, subscription, code, at)
+            .await?;
         self.complete_charge(subscription, 1, at).await?;
-        self.charge_outcome(subscription, 1).await
+        let outcome = self.charge_outcome(subscription, 1).await?;
+        if let PurchaseOutcome::Failed { reason, .. } = &outcome {
+            self.release_discount_for(subscription, reason.clone(), at).await?;
+        }
+        Ok(outcome)
     }
 
     /// Only the first step of [`Commands::purchase_plan`]: records the order
@@ -361,6 +384,26 @@ impl Commands {
         subscription: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), CommandError> {
+        self.request_purchase_with_code(by, customer, plan, location, subscription, None, at)
+            .await
+    }
+
+    /// [`Commands::request_purchase`] with an optional discount code, at the
+    /// agent's price when the buyer has one.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn request_purchase_with_code(
+        &self,
+        by: &Actor,
+        customer: CustomerId,
+        plan: Uuid,
+        location: &Location,
+        subscription: Uuid,
+        code: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
+        if self.subscriptions.load(&subscription.to_string()).await?.id.is_some() {
+            return Ok(()); // a repeat: the first call's order and price stand
+        }
         let owner = self.customers.load(&customer.to_string()).await?;
         if owner.id.is_none() {
             return Err(CommandError::NotFound("customer"));
@@ -369,6 +412,7 @@ impl Commands {
             return Err(CommandError::Blocked(customer));
         }
         let snapshot = self.plans.load(&plan.to_string()).await?.offer(location)?;
+        let snapshot = self.price_order(customer, snapshot, location, subscription, code, at).await?;
         let request = SubscriptionCommand::RequestPurchase {
             id: subscription,
             customer,
@@ -379,7 +423,12 @@ impl Commands {
         };
         match self.subscriptions.execute(&subscription.to_string(), request).await {
             Ok(_) | Err(CommandError::Subscription(SubscriptionError::AlreadyExists)) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) => {
+                if code.is_some() {
+                    self.release_discount_for(subscription, e.to_string(), at).await?;
+                }
+                Err(e)
+            }
         }
     }
 
@@ -390,9 +439,13 @@ impl Commands {
         if plan.retired {
             return Err(PlanError::Retired.into());
         }
-        // Renewal is charged at today's price of the same plan.
+        // Renewal is charged at today's price of the same plan (an agent's own price for a seller).
+        let agent_price = match sub.customer {
+            Some(c) => self.agent_price(c, current.plan_id, plan.price).await?,
+            None => None,
+        };
         let snapshot = domain::plan::PlanSnapshot {
-            price: plan.price,
+            price: agent_price.unwrap_or(plan.price),
             duration_days: plan.duration_days,
             traffic_gb: plan.traffic_gb,
             name: plan.name.clone(),

@@ -4,6 +4,7 @@
 
 mod admin;
 mod bench;
+mod commerce;
 mod config;
 mod serve;
 
@@ -51,6 +52,18 @@ enum Command {
     /// Bank cards that receive card-to-card payments.
     #[command(subcommand)]
     Cards(admin::CardsCommand),
+    /// Seller commissions: rates, terms, balances, agent prices, withdrawals.
+    #[command(subcommand)]
+    Commissions(commerce::CommissionsCommand),
+    /// Discount codes.
+    #[command(subcommand)]
+    Discounts(commerce::DiscountsCommand),
+    /// Loyalty points: rules, grants, redemptions, leaderboard.
+    #[command(subcommand)]
+    Points(commerce::PointsCommand),
+    /// Financial reports, as text or CSV (`--csv`).
+    #[command(subcommand)]
+    Reports(commerce::ReportsCommand),
     /// Measure appends, projection lag through each feed, and rebuild speed
     /// on a scratch database created on the DATABASE_URL server.
     Bench(bench::BenchArgs),
@@ -139,8 +152,8 @@ async fn run() -> Result<()> {
             }
             let report = projections::audit::audit(&pool).await?;
             println!(
-                "audited {} events: {} customers, {} ledger rows, {} days",
-                report.events, report.customers, report.ledger_rows, report.days
+                "audited {} events: {} customers, {} ledger rows, {} days, {} report figures",
+                report.events, report.customers, report.ledger_rows, report.days, report.report_figures
             );
             if !report.is_clean() {
                 for m in &report.mismatches {
@@ -153,6 +166,10 @@ async fn run() -> Result<()> {
         Command::Admin(c) => admin::admin(&ready(&config).await?, c).await?,
         Command::Plans(c) => admin::plans(&ready(&config).await?, c).await?,
         Command::Cards(c) => admin::cards(&ready(&config).await?, c).await?,
+        Command::Commissions(c) => commerce::commissions(&ready(&config).await?, c).await?,
+        Command::Discounts(c) => commerce::discounts(&ready(&config).await?, c).await?,
+        Command::Points(c) => commerce::points(&ready(&config).await?, c).await?,
+        Command::Reports(c) => commerce::reports(&ready(&config).await?, c).await?,
     }
     Ok(())
 }

@@ -17,6 +17,10 @@ pub struct ServeArgs {
     /// Seconds between expiry scans.
     #[arg(long, env = "MRJ_EXPIRY_INTERVAL_SECS", default_value_t = 60)]
     expiry_interval_secs: u64,
+    /// Seconds between commerce scheduler passes: commission releases, points
+    /// expiry and account-age awards (each dated at its own instant).
+    #[arg(long, env = "MRJ_COMMERCE_INTERVAL_SECS", default_value_t = 60)]
+    commerce_interval_secs: u64,
 }
 
 async fn nats_feed(config: &Config, pool: &sqlx::PgPool) -> Result<Option<NatsFeed>> {
@@ -87,6 +91,21 @@ pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         interval: Duration::from_secs(args.expiry_interval_secs.max(1)),
     };
     tasks.spawn(scheduler.run_until_stopped(shutdown.clone()));
+    // Commerce (issue 6): reactions to sales and refunds, and its scheduler.
+    let commerce = Commands::new(pool.clone());
+    tasks.spawn(run_consumer(
+        feed.clone(),
+        Arc::new(workers::CommerceConsumer {
+            commands: commerce.clone(),
+        }),
+        shutdown.clone(),
+    ));
+    let commerce_scheduler = workers::CommerceScheduler {
+        commands: commerce,
+        interval: Duration::from_secs(args.commerce_interval_secs.max(1)),
+        catch_up_wait: Duration::from_secs(10),
+    };
+    tasks.spawn(commerce_scheduler.run_until_stopped(shutdown.clone()));
     tracing::info!(tasks = tasks.len(), "mrjbot serving; Ctrl-C or SIGTERM stops");
     wait_for_signal().await;
     tracing::info!("stopping");

@@ -49,6 +49,8 @@ pub struct AuditReport {
     pub customers: usize,
     pub ledger_rows: usize,
     pub days: usize,
+    /// Report figures (commerce) compared between the read models and the events.
+    pub report_figures: usize,
     pub mismatches: Vec<String>,
 }
 
@@ -240,6 +242,7 @@ pub async fn audit(pool: &PgPool) -> Result<AuditReport, ProjectionError> {
         customers: table_balances.len(),
         ledger_rows: table_ledger.len(),
         days: table_days.len(),
+        report_figures: 0,
         mismatches: fold.broken_chain.clone(),
     };
     let expected_balances = at_customers.unwrap_or_default();
@@ -290,5 +293,6 @@ pub async fn audit(pool: &PgPool) -> Result<AuditReport, ProjectionError> {
             report.mismatches.push(format!("daily_totals: {day} matches no event"));
         }
     }
+    report.report_figures = crate::audit_commerce::check(pool, &mut report.mismatches).await?;
     Ok(report)
 }

@@ -9,8 +9,11 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod audit_commerce;
+mod commerce;
 mod models;
 mod rebuild;
+pub mod reports;
 mod staff;
 
 use async_trait::async_trait;
@@ -33,6 +36,8 @@ pub enum ProjectionError {
     Gap { projector: String, expected: i64, got: i64 },
     #[error("no projector named `{0}`")]
     UnknownProjector(String),
+    #[error("{0}")]
+    Report(String),
 }
 
 /// Keeps one read-model table.

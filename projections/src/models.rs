@@ -29,6 +29,16 @@ pub fn all() -> Vec<Box<dyn Projector>> {
         Box::new(WalletLedger),
         Box::new(DailyTotals),
         Box::new(Panels),
+        Box::new(crate::commerce::Sales),
+        Box::new(crate::commerce::SaleRefunds),
+        Box::new(crate::commerce::PaymentsReceived),
+        Box::new(crate::commerce::Commissions),
+        Box::new(crate::commerce::SellerBalances),
+        Box::new(crate::commerce::Withdrawals),
+        Box::new(crate::commerce::AgentPrices),
+        Box::new(crate::commerce::DiscountCodes),
+        Box::new(crate::commerce::PointsBalances),
+        Box::new(crate::commerce::PointsLots),
         Box::new(crate::staff::StaffAccounts),
     ]
 }

@@ -8,6 +8,7 @@
 //! own checkpoints, so a redelivery is skipped and a restart resumes.
 #![forbid(unsafe_code)]
 
+mod commerce;
 mod consumer;
 mod direct;
 mod nats;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use eventstore::StoredEvent;
 
+pub use commerce::{CommerceConsumer, CommerceScheduler, CommerceStep};
 pub use consumer::{run_consumer, Consumer, ProcessManager, ProjectorConsumer, Shutdown};
 pub use direct::DirectFeed;
 pub use nats::{NatsConfig, NatsFeed};
