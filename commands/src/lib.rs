@@ -16,6 +16,7 @@ mod gateways;
 mod points;
 mod process;
 mod provisioning;
+mod settings;
 mod staff;
 mod store;
 mod use_cases;
@@ -25,6 +26,7 @@ pub use error::CommandError;
 pub use gateways::{GatewayOutcome, UsdtOffer, USDT_TAGS};
 pub use points::{reward_code, Grant, Redeemed};
 pub use process::Reaction;
+pub use settings::{FeatureCache, FeatureChange, LicenseStatus};
 pub use store::Store;
 pub use use_cases::PurchaseOutcome;
 
@@ -52,6 +54,7 @@ pub struct Commands {
     subscriptions: Store<Subscription>,
     panels: Store<domain::panel::Panel>,
     staff: Store<Staff>,
+    settings: settings::Stores,
 }
 
 impl Commands {
@@ -66,6 +69,7 @@ impl Commands {
             subscriptions: Store::new(pool.clone()),
             panels: Store::new(pool.clone()),
             staff: Store::new(pool.clone()),
+            settings: settings::Stores::new(&pool),
             commerce: commerce::Stores::new(&pool),
             pool,
         }

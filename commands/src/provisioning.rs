@@ -18,6 +18,7 @@ impl Commands {
     // ---- panels ------------------------------------------------------------
 
     /// Registers a panel; `credentials` carry ciphertext only (see the `secrets` crate).
+    /// Refused with [`CommandError::NotLicensed`] when the license's panel count is reached.
     pub async fn register_panel(
         &self,
         by: &Actor,
@@ -26,18 +27,17 @@ impl Commands {
         at: DateTime<Utc>,
     ) -> Result<Uuid, CommandError> {
         let id = Uuid::new_v4();
-        self.panels
-            .execute(
-                &id.to_string(),
-                PanelCommand::RegisterPanel {
-                    id,
-                    spec,
-                    credentials,
-                    by: by.clone(),
-                    at,
-                },
-            )
-            .await?;
+        let register = self.panels.execute(
+            &id.to_string(),
+            PanelCommand::RegisterPanel {
+                id,
+                spec,
+                credentials,
+                by: by.clone(),
+                at,
+            },
+        );
+        self.with_panel_slot(at, register).await?;
         Ok(id)
     }
 
