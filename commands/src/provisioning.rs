@@ -27,8 +27,9 @@ impl Commands {
         at: DateTime<Utc>,
     ) -> Result<Uuid, CommandError> {
         let id = Uuid::new_v4();
+        let key = id.to_string();
         let register = self.panels.execute(
-            &id.to_string(),
+            &key,
             PanelCommand::RegisterPanel {
                 id,
                 spec,

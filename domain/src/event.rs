@@ -2,7 +2,9 @@
 //! stream (projectors, process managers, notifiers) decode.
 use serde::de::DeserializeOwned;
 
+use crate::autorenew::{AutoRenewal, AutoRenewalEvent};
 use crate::backup::{Backup, BackupEvent};
+use crate::broadcast::{Broadcast, BroadcastEvent};
 use crate::card::{Card, CardEvent};
 use crate::commission::{CommissionPolicy, CommissionPolicyEvent, SellerAccount, SellerEvent};
 use crate::customer::{Customer, CustomerEvent};
@@ -14,10 +16,12 @@ use crate::payment::{Payment, PaymentEvent};
 use crate::plan::{Plan, PlanEvent};
 use crate::points::{PointsAccount, PointsEvent, PointsPolicy, PointsPolicyEvent};
 use crate::reference::{PaymentReference, ReferenceEvent};
+use crate::reminder::{ReminderEvent, Reminders};
 use crate::role::{Role, RoleEvent};
 use crate::sale::{SaleBook, SaleEvent};
 use crate::staff::{Staff, StaffEvent};
 use crate::subscription::{Subscription, SubscriptionEvent};
+use crate::support::{QuickReplies, QuickReplyEvent, SupportAgent, SupportAgentEvent, SupportChat, SupportChatEvent};
 use crate::wallet::{Wallet, WalletEvent};
 use cqrs_es::Aggregate;
 
@@ -42,6 +46,12 @@ pub enum AnyEvent {
     Features(FeatureEvent),
     License(LicenseEvent),
     Backup(BackupEvent),
+    AutoRenewal(AutoRenewalEvent),
+    Reminder(ReminderEvent),
+    SupportChat(SupportChatEvent),
+    SupportAgent(SupportAgentEvent),
+    QuickReplies(QuickReplyEvent),
+    Broadcast(BroadcastEvent),
     /// An aggregate type this build does not know (written by a newer version).
     Unknown,
 }
@@ -83,6 +93,12 @@ impl AnyEvent {
             _ if t == FeatureToggles::TYPE => AnyEvent::Features(de(t, payload)?),
             _ if t == License::TYPE => AnyEvent::License(de(t, payload)?),
             _ if t == Backup::TYPE => AnyEvent::Backup(de(t, payload)?),
+            _ if t == AutoRenewal::TYPE => AnyEvent::AutoRenewal(de(t, payload)?),
+            _ if t == Reminders::TYPE => AnyEvent::Reminder(de(t, payload)?),
+            _ if t == SupportChat::TYPE => AnyEvent::SupportChat(de(t, payload)?),
+            _ if t == SupportAgent::TYPE => AnyEvent::SupportAgent(de(t, payload)?),
+            _ if t == QuickReplies::TYPE => AnyEvent::QuickReplies(de(t, payload)?),
+            _ if t == Broadcast::TYPE => AnyEvent::Broadcast(de(t, payload)?),
             _ => AnyEvent::Unknown,
         })
     }

@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod autorenew;
 pub mod backup;
+pub mod broadcast;
 pub mod card;
 pub mod commission;
 pub mod customer;
@@ -21,10 +23,12 @@ pub mod payment;
 pub mod plan;
 pub mod points;
 pub mod reference;
+pub mod reminder;
 pub mod role;
 pub mod sale;
 pub mod staff;
 pub mod subscription;
+pub mod support;
 pub mod values;
 pub mod wallet;
 

@@ -46,6 +46,14 @@ pub enum SubscriptionCommand {
         by: Actor,
         at: DateTime<Utc>,
     },
+    /// The auto-renewal scheduler's renewal: requests charge `charge_no` only
+    /// when no charge with that number exists yet (a repeat does nothing), so
+    /// redoing a started auto-renewal after a crash never charges twice.
+    RequestAutoRenewal {
+        plan: PlanSnapshot,
+        charge_no: u32,
+        at: DateTime<Utc>,
+    },
     SettleCharge {
         charge_no: u32,
         at: DateTime<Utc>,
@@ -578,6 +586,25 @@ impl Aggregate for Subscription {
             C::RequestRenewal { plan, by, at } => {
                 let customer = self.owner()?;
                 Self::authorize(&by, customer)?;
+                if !matches!(self.status, S::Active | S::Expired) {
+                    return Err(Err::WrongStatus(self.status.name()));
+                }
+                if self.plan.as_ref().map(|p| p.plan_id) != Some(plan.plan_id) {
+                    return Err(Err::DifferentPlan);
+                }
+                self.no_pending()?;
+                let amount = plan.price;
+                let charge = self.request_charge(customer, ChargeKind::Renewal { plan }, amount, at);
+                sink.write(charge, self).await;
+            }
+            C::RequestAutoRenewal { plan, charge_no, at } => {
+                let customer = self.owner()?;
+                if self.charges >= charge_no {
+                    return Ok(()); // requested already (by an earlier attempt, or by hand)
+                }
+                if self.charges + 1 != charge_no {
+                    return Err(Err::NoSuchPendingCharge(charge_no));
+                }
                 if !matches!(self.status, S::Active | S::Expired) {
                     return Err(Err::WrongStatus(self.status.name()));
                 }
@@ -1174,6 +1201,41 @@ mod tests {
                 at: t0(),
             })
             .then_expect_error(SubscriptionError::ChargePending);
+    }
+
+    #[test]
+    fn an_auto_renewal_requests_its_charge_number_once() {
+        let renewal = SubscriptionEvent::ChargeRequested {
+            customer: C,
+            charge_no: 2,
+            kind: ChargeKind::Renewal { plan: plan() },
+            amount: toman(150_000),
+            at: t0(),
+        };
+        let auto = |n| SubscriptionCommand::RequestAutoRenewal {
+            plan: plan(),
+            charge_no: n,
+            at: t0(),
+        };
+        Given::with(()).given(active()).when(auto(2)).then_expect_events(vec![renewal.clone()]);
+        // Redone after a crash, or by a second scheduler: nothing more.
+        let mut settled = active();
+        settled.push(renewal);
+        settled.push(SubscriptionEvent::ChargeSettled {
+            customer: C,
+            charge_no: 2,
+            kind: ChargeKind::Renewal { plan: plan() },
+            amount: toman(150_000),
+            starts_at: t0(),
+            expires_at: t0() + Duration::days(60),
+            traffic_gb: 50,
+            at: t0(),
+        });
+        Given::with(()).given(settled).when(auto(2)).then_expect_events(vec![]);
+        Given::with(())
+            .given(active())
+            .when(auto(3))
+            .then_expect_error(SubscriptionError::NoSuchPendingCharge(3));
     }
 
     #[test]
