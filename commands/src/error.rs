@@ -2,6 +2,8 @@ use domain::card::CardError;
 use domain::commission::CommissionError;
 use domain::customer::CustomerError;
 use domain::discount::DiscountError;
+use domain::features::{Feature, FeatureError};
+use domain::license::{LicenseDenied, LicenseError};
 use domain::payment::PaymentError;
 use domain::plan::PlanError;
 use domain::points::PointsError;
@@ -45,6 +47,18 @@ pub enum CommandError {
     Discount(#[from] DiscountError),
     #[error(transparent)]
     Points(#[from] PointsError),
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    #[error(transparent)]
+    License(#[from] LicenseError),
+    #[error(transparent)]
+    LicenseKey(#[from] licensing::LicensingError),
+    #[error(transparent)]
+    NotLicensed(#[from] LicenseDenied),
+    #[error(transparent)]
+    Backup(#[from] domain::backup::BackupError),
+    #[error("the {0} feature is switched off (an operator switches it on with `mrjbot features enable {0}`)")]
+    FeatureOff(Feature),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("customer {0} is blocked")]

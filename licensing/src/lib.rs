@@ -91,6 +91,15 @@ impl Issuer {
     }
 }
 
+static REPLACED_VENDOR_KEY: std::sync::OnceLock<Verifier> = std::sync::OnceLock::new();
+
+/// Makes [`Verifier::vendor`] trust `verifier` instead of the compiled-in key,
+/// for the rest of the process (once; later calls are ignored and return
+/// false). The binary allows it only in development builds, for tests.
+pub fn replace_vendor_key(verifier: Verifier) -> bool {
+    REPLACED_VENDOR_KEY.set(verifier).is_ok()
+}
+
 /// The shop's side: checks keys against a public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verifier {
@@ -98,9 +107,13 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// The vendor key compiled into this build.
+    /// The vendor key compiled into this build, or the process-wide
+    /// replacement set by [`replace_vendor_key`].
     pub fn vendor() -> Verifier {
-        Verifier::from_public(VENDOR_PUBLIC_KEY).expect("vendor.pub holds a valid public key")
+        match REPLACED_VENDOR_KEY.get() {
+            Some(v) => v.clone(),
+            None => Verifier::from_public(VENDOR_PUBLIC_KEY).expect("vendor.pub holds a valid public key"),
+        }
     }
 
     pub fn from_public(text: &str) -> Result<Verifier, LicensingError> {
@@ -266,5 +279,39 @@ mod tests {
         let (e, problem) = verifier.entitlements(&license, at);
         assert_eq!(e, Entitlements::unlicensed());
         assert!(problem.unwrap().contains("differ"));
+    }
+}
+
+/// For tests and benchmarks on scratch databases: a throwaway vendor, so a
+/// test can license its shop without the real vendor's private key. Pair it
+/// with `Commands::with_license_verifier`.
+pub mod testing {
+    use chrono::{Duration, Utc};
+    use domain::features::Feature;
+    use domain::license::LicenseClaims;
+
+    use super::{keygen, Issuer, Verifier};
+
+    /// A fresh vendor key pair.
+    pub fn vendor() -> (Issuer, Verifier) {
+        let (secret, public) = keygen();
+        (
+            Issuer::from_secret(&secret).expect("a generated key reads back"),
+            Verifier::from_public(&public).expect("a generated key reads back"),
+        )
+    }
+
+    /// Claims for a year from now, with every feature and `max_panels` panels.
+    pub fn claims(max_panels: u32) -> LicenseClaims {
+        let now = Utc::now();
+        LicenseClaims {
+            license_id: uuid::Uuid::new_v4(),
+            licensee: "Test shop".into(),
+            issued_at: now,
+            expires_at: now + Duration::days(365),
+            grace_days: 14,
+            features: Feature::ALL.into_iter().collect(),
+            max_panels,
+        }
     }
 }
