@@ -19,7 +19,6 @@ impl Commands {
 
     /// Registers a panel; `credentials` carry ciphertext only (see the `secrets` crate).
     /// Refused with [`CommandError::NotLicensed`] when the license's panel count is reached.
-    /// Refused with [`CommandError::NotLicensed`] when the license's panel count is reached.
     pub async fn register_panel(
         &self,
         by: &Actor,
