@@ -19,6 +19,7 @@ mod provisioning;
 mod settings;
 mod staff;
 mod store;
+mod telegram;
 mod use_cases;
 
 pub use discounts::Quote;

@@ -88,7 +88,14 @@ impl Commands {
 
     pub async fn suspend_staff(&self, by: &Actor, id: CustomerId, reason: String, at: DateTime<Utc>) -> Result<(), CommandError> {
         self.staff
-            .execute(&id.to_string(), StaffCommand::Suspend { reason, by: by.clone(), at })
+            .execute(
+                &id.to_string(),
+                StaffCommand::Suspend {
+                    reason,
+                    by: by.clone(),
+                    at,
+                },
+            )
             .await?;
         Ok(())
     }

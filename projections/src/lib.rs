@@ -13,6 +13,7 @@ pub mod audit_commerce;
 mod commerce;
 mod models;
 mod rebuild;
+pub mod views;
 pub mod reports;
 mod staff;
 

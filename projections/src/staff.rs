@@ -36,17 +36,21 @@ impl Projector for StaffAccounts {
                     .await?;
             }
             StaffEvent::StaffAccountSuspended { reason, .. } => {
-                sqlx::query(&format!("UPDATE {t} SET suspended = true, suspend_reason = $2 WHERE telegram_id = $1"))
-                    .bind(id)
-                    .bind(reason)
-                    .execute(conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {t} SET suspended = true, suspend_reason = $2 WHERE telegram_id = $1"
+                ))
+                .bind(id)
+                .bind(reason)
+                .execute(conn)
+                .await?;
             }
             StaffEvent::StaffAccountReinstated { .. } => {
-                sqlx::query(&format!("UPDATE {t} SET suspended = false, suspend_reason = NULL WHERE telegram_id = $1"))
-                    .bind(id)
-                    .execute(conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {t} SET suspended = false, suspend_reason = NULL WHERE telegram_id = $1"
+                ))
+                .bind(id)
+                .execute(conn)
+                .await?;
             }
             StaffEvent::StaffTotpEnabled { .. } | StaffEvent::StaffTotpDisabled { .. } => {
                 sqlx::query(&format!("UPDATE {t} SET totp_enabled = $2 WHERE telegram_id = $1"))

@@ -1,0 +1,33 @@
+//! One module per resource, each with a `router()`. A new capability (the
+//! commissions, chat or license engineers' read models) is a new module here:
+//! write `routes/<area>.rs` with its handlers and `router()`, merge it in
+//! [`crate::app`], and add its name to [`CAPABILITIES`] so the dashboard
+//! turns its page on.
+pub mod admin;
+pub mod auth;
+pub mod me;
+pub mod plans;
+pub mod seller;
+pub mod system;
+pub mod views;
+
+/// What this build serves; the dashboard shows "not available yet" for the rest
+/// (commissions, withdrawals, points, discounts, settings and toggles, license,
+/// live chat, notifications, OCR readings).
+pub const CAPABILITIES: &[&str] = &[
+    "auth",
+    "me",
+    "wallet",
+    "plans",
+    "users",
+    "roles",
+    "payments",
+    "receipt_images",
+    "subscriptions",
+    "cards",
+    "reports",
+    "staff",
+    "panels",
+    "seller_sales",
+    "live",
+];
