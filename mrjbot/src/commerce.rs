@@ -477,16 +477,12 @@ pub async fn points(pool: &PgPool, command: PointsCommand) -> Result<()> {
             }
         }
         PointsCommand::Leaderboard { limit } => {
-            let rows: Vec<(i64, Option<String>, i64, i64)> = sqlx::query_as(
-                "SELECT p.customer, c.username, p.earned_total, p.balance FROM points_balances p \
-                 LEFT JOIN customers c ON c.telegram_id = p.customer ORDER BY p.earned_total DESC, p.customer LIMIT $1",
-            )
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
-            for (rank, (id, username, earned, balance)) in rows.into_iter().enumerate() {
-                let name = username.map(|u| format!(" @{u}")).unwrap_or_default();
-                println!("{:>3}. {id}{name}: {earned} earned, {balance} to spend", rank + 1);
+            for e in projections::commerce_views::leaderboard(pool, limit).await? {
+                let name = e.username.map(|u| format!(" @{u}")).unwrap_or_default();
+                println!(
+                    "{:>3}. {}{name}: {} earned, {} to spend",
+                    e.rank, e.customer, e.earned_total, e.balance
+                );
             }
         }
     }

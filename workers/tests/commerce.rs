@@ -306,6 +306,18 @@ async fn a_withdrawal_is_paid_exactly_once_and_never_overdraws() {
         .await
         .unwrap();
     assert_eq!(status, "paid");
+    let summary = projections::commerce_views::seller_summary(&w.db.pool, SELLER.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((summary.sales_count, summary.sales_total), (1, Decimal::from(100_000)));
+    assert_eq!(
+        (summary.earned_total, summary.paid_out),
+        (Decimal::from(10_000), Decimal::from(6_000))
+    );
+    assert!(projections::commerce_views::open_withdrawals(&w.db.pool).await.unwrap().is_empty());
+    let history = projections::commerce_views::seller_withdrawals(&w.db.pool, SELLER.0).await.unwrap();
+    assert_eq!(history[0].bank_reference.as_deref().map(|r| r.starts_with("T-")), Some(true));
     w.audit_is_clean().await;
 }
 
@@ -582,11 +594,15 @@ async fn points_expire_once_at_their_instant_with_two_schedulers_and_longevity_i
     .await
     .unwrap();
     assert_eq!(awards, (1..=3).map(|n| long_ago + Duration::days(30 * n)).collect::<Vec<_>>());
-    let leaderboard: Vec<i64> = sqlx::query_scalar("SELECT customer FROM points_balances ORDER BY earned_total DESC, customer")
-        .fetch_all(&w.db.pool)
+    let board = projections::commerce_views::leaderboard(&w.db.pool, 10).await.unwrap();
+    assert_eq!((board[0].rank, board[0].customer, board[0].earned_total), (1, BUYER.0, 300));
+    assert_eq!((board[1].customer, board[1].earned_total), (old.0, 60));
+    let mine = projections::commerce_views::points_balance(&w.db.pool, old.0)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(leaderboard.first(), Some(&BUYER.0));
+    assert_eq!((mine.balance, mine.expired_total), (20, 40));
+    assert!(mine.next_expiry.is_some());
     w.audit_is_clean().await;
     w.db.drop_database().await.unwrap();
 }
