@@ -59,6 +59,14 @@ pub enum CommandError {
     Backup(#[from] domain::backup::BackupError),
     #[error("the {0} feature is switched off (an operator switches it on with `mrjbot features enable {0}`)")]
     FeatureOff(Feature),
+    #[error(transparent)]
+    AutoRenewal(#[from] domain::autorenew::AutoRenewalError),
+    #[error(transparent)]
+    Reminder(#[from] domain::reminder::ReminderError),
+    #[error(transparent)]
+    Support(#[from] domain::support::SupportError),
+    #[error(transparent)]
+    Broadcast(#[from] domain::broadcast::BroadcastError),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("customer {0} is blocked")]

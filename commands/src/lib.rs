@@ -20,6 +20,7 @@ mod settings;
 mod staff;
 mod store;
 mod telegram;
+mod tgops;
 mod use_cases;
 
 pub use discounts::Quote;
@@ -29,6 +30,7 @@ pub use points::{reward_code, Grant, Redeemed};
 pub use process::Reaction;
 pub use settings::{FeatureCache, FeatureChange, LicenseStatus};
 pub use store::Store;
+pub use tgops::{AutoRenewalStep, OpenedChat};
 pub use use_cases::PurchaseOutcome;
 
 use domain::card::Card;
@@ -55,6 +57,7 @@ pub struct Commands {
     subscriptions: Store<Subscription>,
     panels: Store<domain::panel::Panel>,
     staff: Store<Staff>,
+    tgops: tgops::Stores,
     settings: settings::Stores,
 }
 
@@ -70,6 +73,7 @@ impl Commands {
             subscriptions: Store::new(pool.clone()),
             panels: Store::new(pool.clone()),
             staff: Store::new(pool.clone()),
+            tgops: tgops::Stores::new(&pool),
             settings: settings::Stores::new(&pool),
             commerce: commerce::Stores::new(&pool),
             pool,

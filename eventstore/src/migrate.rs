@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "panels", include_str!("../../migrations/0003_panels.sql")),
     (4, "bot", include_str!("../../migrations/0004_bot.sql")),
     (7, "commerce", include_str!("../../migrations/0007_commerce.sql")),
+    (8, "ops_telegram", include_str!("../../migrations/0008_ops_telegram.sql")),
     (6, "api", include_str!("../../migrations/0006_api.sql")),
 ];
 

@@ -17,6 +17,7 @@ mod rebuild;
 pub mod views;
 pub mod reports;
 mod staff;
+pub mod tgops;
 
 use async_trait::async_trait;
 use domain::AnyEvent;

@@ -40,6 +40,13 @@ pub fn all() -> Vec<Box<dyn Projector>> {
         Box::new(crate::commerce::PointsBalances),
         Box::new(crate::commerce::PointsLots),
         Box::new(crate::staff::StaffAccounts),
+        Box::new(crate::tgops::Broadcasts),
+        Box::new(crate::tgops::AutoRenewals),
+        Box::new(crate::tgops::RemindersFired),
+        Box::new(crate::tgops::SupportChats),
+        Box::new(crate::tgops::SupportMessages),
+        Box::new(crate::tgops::SupportAgents),
+        Box::new(crate::tgops::QuickRepliesModel),
     ]
 }
 
