@@ -25,4 +25,8 @@ pub struct Config {
     /// Connections in the database pool.
     #[arg(long, env = "MRJ_DB_POOL", default_value_t = 20, global = true)]
     pub db_pool: u32,
+
+    /// 3x-UI panels: secret key, brand, timeouts.
+    #[command(flatten)]
+    pub panels: crate::panels_cli::PanelsConfig,
 }

@@ -6,6 +6,7 @@ mod admin;
 mod bench;
 mod commerce;
 mod config;
+mod panels_cli;
 mod serve;
 
 use anyhow::{Context, Result};
@@ -52,6 +53,9 @@ enum Command {
     /// Bank cards that receive card-to-card payments.
     #[command(subcommand)]
     Cards(admin::CardsCommand),
+    /// 3x-UI panels: add, list, check, reconcile, disable, enable.
+    #[command(subcommand)]
+    Panels(panels_cli::PanelsCommand),
     /// Seller commissions: rates, terms, balances, agent prices, withdrawals.
     #[command(subcommand)]
     Commissions(commerce::CommissionsCommand),
@@ -166,6 +170,7 @@ async fn run() -> Result<()> {
         Command::Admin(c) => admin::admin(&ready(&config).await?, c).await?,
         Command::Plans(c) => admin::plans(&ready(&config).await?, c).await?,
         Command::Cards(c) => admin::cards(&ready(&config).await?, c).await?,
+        Command::Panels(c) => panels_cli::run(&config, &ready(&config).await?, c).await?,
         Command::Commissions(c) => commerce::commissions(&ready(&config).await?, c).await?,
         Command::Discounts(c) => commerce::discounts(&ready(&config).await?, c).await?,
         Command::Points(c) => commerce::points(&ready(&config).await?, c).await?,

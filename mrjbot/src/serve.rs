@@ -11,6 +11,9 @@ use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The 3x-UI panel workers (issue 3).
+    #[command(flatten)]
+    panels: crate::panels_cli::ServePanelsArgs,
     /// Do not run the relay here (another process runs `mrjbot relay`).
     #[arg(long)]
     no_relay: bool,
@@ -106,6 +109,7 @@ pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         catch_up_wait: Duration::from_secs(10),
     };
     tasks.spawn(commerce_scheduler.run_until_stopped(shutdown.clone()));
+    crate::panels_cli::spawn(config, &args.panels, &pool, feed.clone(), &shutdown, &mut tasks)?;
     tracing::info!(tasks = tasks.len(), "mrjbot serving; Ctrl-C or SIGTERM stops");
     wait_for_signal().await;
     tracing::info!("stopping");

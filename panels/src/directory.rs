@@ -76,7 +76,7 @@ impl Directory {
     }
 
     /// Panels that may take a new client in `location`, least loaded (relative
-    /// to capacity) first: enabled, healthy, not retired, with room.
+    /// to capacity) first, then the one with more room: enabled, healthy, not retired, with room.
     pub async fn candidates(&self, location: &str) -> Result<Vec<PanelRow>, PanelsError> {
         let rows: Vec<PanelRow> = sqlx::query_as(&format!(
             "{SELECT} WHERE lower(p.location) = lower($1) AND p.enabled AND p.healthy AND NOT p.retired"
@@ -88,7 +88,9 @@ impl Directory {
         rows.sort_by(|a, b| {
             let la = a.load as f64 / f64::from(a.capacity.max(1));
             let lb = b.load as f64 / f64::from(b.capacity.max(1));
-            la.total_cmp(&lb).then(a.id.cmp(&b.id))
+            // Equal load: the one with more room, then a stable order.
+            let room = |r: &PanelRow| i64::from(r.capacity) - r.load;
+            la.total_cmp(&lb).then(room(b).cmp(&room(a))).then(a.id.cmp(&b.id))
         });
         Ok(rows)
     }

@@ -697,34 +697,34 @@ fn classic_clients(inbound: &Inbound) -> Result<Vec<PanelClient>, XuiError> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct V31Client {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     id: Value,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     uuid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     password: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     flow: String,
     email: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     limit_ip: i64,
-    #[serde(rename = "totalGB", default)]
+    #[serde(rename = "totalGB", default, deserialize_with = "crate::model::nullable")]
     total_bytes: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     expiry_time: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     enable: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     tg_id: Value,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     sub_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     comment: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     reset: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     inbound_ids: Vec<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
     traffic: Option<V31Traffic>,
 }
 

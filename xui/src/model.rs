@@ -46,40 +46,49 @@ impl ApiFlavor {
 #[serde(rename_all = "camelCase")]
 pub struct Client {
     /// UUID for vless/vmess (their key).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub id: String,
     /// Trojan's key (and shadowsocks' password).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub password: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub flow: String,
     /// Unique on the whole panel, case-insensitively.
     pub email: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub limit_ip: i64,
     /// Bytes, despite the name; 0 = unlimited.
-    #[serde(rename = "totalGB", default)]
+    #[serde(rename = "totalGB", default, deserialize_with = "nullable")]
     pub total_bytes: i64,
     /// Milliseconds since the epoch; 0 = never; negative = N days from first use.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub expiry_time: i64,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "nullable_yes")]
     pub enable: bool,
     #[serde(default, deserialize_with = "number_or_string")]
     pub tg_id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub sub_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub comment: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub reset: i64,
     /// The vmess cipher; empty for other protocols.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "String::is_empty")]
     pub security: String,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// The panel stores client maps as sent, so a field may be missing or `null`.
+pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn nullable_yes<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
 }
 
 /// Old panels send `tgId` as a string (often `""`).
