@@ -15,7 +15,6 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod bench;
 pub mod callback;
 pub mod command;
 pub mod handlers;

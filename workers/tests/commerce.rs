@@ -706,3 +706,88 @@ async fn generated_sales_and_refunds_give_reports_the_audit_reproduces_and_catch
     assert!(text.contains("report outstanding commissions"), "{text}");
     w.db.drop_database().await.unwrap();
 }
+
+/// The commerce consumer and the process manager through NATS JetStream,
+/// the consumer killed (task abort) several times while customers buy: every
+/// sale is recorded once, every commission and award given once.
+#[tokio::test]
+async fn the_commerce_consumer_killed_mid_stream_through_nats_records_everything_once() {
+    use workers::{run_consumer, Feed, NatsConfig, NatsFeed, ProcessManager, Relay, Shutdown};
+    let w = world().await;
+    let config = NatsConfig {
+        url: std::env::var("MRJ_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        prefix: format!("t{}", Uuid::new_v4().simple()),
+    };
+    let nats = NatsFeed::connect(config, w.db.pool.clone()).await.unwrap();
+    let feed: Arc<dyn Feed> = Arc::new(nats.clone());
+    let (stop, shutdown) = Shutdown::new();
+    let relay = Relay::new(w.db.pool.clone(), nats.clone());
+    let relay = {
+        let s = shutdown.clone();
+        tokio::spawn(async move { relay.run_until_stopped(s).await.unwrap() })
+    };
+    let pm = tokio::spawn(run_consumer(
+        feed.clone(),
+        Arc::new(ProcessManager { commands: w.cmd.clone() }),
+        shutdown.clone(),
+    ));
+    let start_commerce = || {
+        tokio::spawn(run_consumer(
+            feed.clone(),
+            Arc::new(CommerceConsumer { commands: w.cmd.clone() }),
+            shutdown.clone(),
+        ))
+    };
+    let mut commerce = start_commerce();
+    let buyers: Vec<CustomerId> = (0..24).map(|i| CustomerId(6_000 + i)).collect();
+    let t = Utc::now() - Duration::hours(2);
+    for (i, b) in buyers.iter().enumerate() {
+        let referrer = (i % 2 == 0).then_some(SELLER);
+        w.cmd.register_customer(*b, None, Language::Fa, referrer, t).await.unwrap();
+        w.cmd
+            .adjust_wallet(&w.admin, *b, Decimal::from(300_000), "cash".into(), t)
+            .await
+            .unwrap();
+    }
+    for (i, b) in buyers.iter().enumerate() {
+        let me = w.cmd.actor(*b).await.unwrap();
+        // Only the order: the process manager pays it from the events.
+        w.cmd.request_purchase(&me, *b, w.plan, &france(), Uuid::new_v4(), t).await.unwrap();
+        if i % 6 == 5 {
+            commerce.abort();
+            let _ = commerce.await;
+            commerce = start_commerce();
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let head = eventstore::head(&w.db.pool).await.unwrap();
+        let done = eventstore::checkpoint(&w.db.pool, "commerce").await.unwrap();
+        let pm_done = eventstore::checkpoint(&w.db.pool, "process_manager").await.unwrap();
+        if done == head && pm_done == head && w.count("ChargeSettled").await == 24 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "commerce at {done}, pm at {pm_done}, head {head}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    for task in [relay, pm, commerce] {
+        let _ = task.await;
+    }
+    assert_eq!(w.count("SaleRecorded").await, 24);
+    assert_eq!(w.count("CommissionEarned").await, 12);
+    let purchase_points: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'PointsEarned' \
+         AND payload -> 'PointsEarned' -> 'reason' ->> 'kind' = 'purchase'",
+    )
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(purchase_points, 24);
+    w.audit_is_clean().await;
+    assert_eq!(balance(&w.db.pool, SELLER).await.0, Decimal::from(120_000));
+    w.db.drop_database().await.unwrap();
+}
