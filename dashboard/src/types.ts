@@ -1,0 +1,223 @@
+// Shapes of the API's answers (see /docs for the full OpenAPI document).
+
+export interface Customer {
+  telegram_id: number;
+  username: string | null;
+  language: string;
+  referrer: number | null;
+  blocked: boolean;
+  block_reason: string | null;
+  roles: string[];
+  balance: string;
+  registered_at: string;
+}
+
+export interface StaffStatus {
+  totp_enabled: boolean;
+  suspended: boolean;
+}
+
+export interface Me extends Customer {
+  session_kind: "staff" | "customer";
+  permissions: string[];
+  staff: StaffStatus | null;
+}
+
+export interface CustomerDetail extends Customer {
+  staff: StaffStatus | null;
+  subscriptions: number;
+  active_subscriptions: number;
+}
+
+export interface LedgerEntry {
+  position: number;
+  customer: number;
+  direction: "credit" | "debit";
+  amount: string;
+  reason: string;
+  reference: string;
+  balance_after: string;
+  at: string;
+}
+
+export interface Payment {
+  id: string;
+  customer: number;
+  amount: string;
+  method: string;
+  card_id: string | null;
+  purpose: string;
+  plan_id: string | null;
+  location: string | null;
+  status: string;
+  has_receipt: boolean;
+  decided_by: string | null;
+  reject_reason: string | null;
+  created_at: string;
+  decided_at: string | null;
+}
+
+export interface PendingReceipt {
+  payment_id: string;
+  customer: number;
+  username: string | null;
+  amount: string;
+  card_id: string | null;
+  card_number: string | null;
+  card_holder: string | null;
+  purpose: string;
+  plan_name: string | null;
+  created_at: string;
+  submitted_at: string | null;
+  receipt_url: string;
+}
+
+export interface Subscription {
+  id: string;
+  customer: number;
+  plan_id: string;
+  plan_name: string;
+  location: string;
+  status: string;
+  traffic_gb: number;
+  paid: string;
+  refunded: string;
+  pending_charge: number | null;
+  last_failure: string | null;
+  starts_at: string | null;
+  expires_at: string | null;
+  requested_at: string;
+  updated_at: string;
+  provisioning: string;
+  provisioning_error: string | null;
+  sub_url: string | null;
+  links: string[];
+  used_bytes: number | null;
+  usage_synced_at: string | null;
+}
+
+export interface Plan {
+  id: string;
+  name: string;
+  duration_days: number;
+  traffic_gb: number;
+  price: string;
+  locations: string[];
+  active: boolean;
+  created_at: string;
+}
+
+export interface Card {
+  id: string;
+  number: string;
+  holder: string;
+  bank: string | null;
+  active: boolean;
+  received_count: number;
+  received_total: string;
+  added_at: string;
+}
+
+export interface DailyTotal {
+  day: string;
+  payments_approved_count: number;
+  payments_approved_total: string;
+  wallet_credits_total: string;
+  wallet_debits_total: string;
+  sales_count: number;
+  sales_total: string;
+  refunds_total: string;
+}
+
+export interface Overview {
+  customers: number;
+  blocked_customers: number;
+  active_subscriptions: number;
+  pending_receipts: number;
+  staff_accounts: number;
+  wallet_balances_total: string;
+  today_sales_count: number;
+  today_sales_total: string;
+  today_payments_approved_total: string;
+}
+
+export interface StaffAccount {
+  telegram_id: number;
+  username: string | null;
+  roles: string[];
+  totp_enabled: boolean;
+  suspended: boolean;
+  suspend_reason: string | null;
+  created_at: string;
+  password_changed_at: string;
+  live_sessions: number;
+}
+
+export interface SessionInfo {
+  id: string;
+  telegram_id: number;
+  kind: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+  current: boolean;
+}
+
+export interface Role {
+  name: string;
+  built_in: boolean;
+  permissions: string[];
+  holders: number;
+}
+
+export interface Roles {
+  roles: Role[];
+  permissions: string[];
+}
+
+export interface Panel {
+  id: string;
+  name: string;
+  location: string;
+  public_host: string;
+  capacity: number;
+  clients: number;
+  enabled: boolean;
+  healthy: boolean;
+  retired: boolean;
+  health_reason: string | null;
+  registered_at: string;
+  checked_at: string | null;
+  last_check_ok: boolean | null;
+  last_error: string | null;
+  cpu_percent: number | null;
+  mem_current: number | null;
+  mem_total: number | null;
+  xray_state: string | null;
+  uptime_secs: number | null;
+}
+
+export interface SellerDay {
+  day: string;
+  sales_count: number;
+  sales_total: string;
+  refunds_total: string;
+}
+
+export interface TopUp {
+  payment_id: string;
+  amount: string;
+  card_number: string;
+  card_holder: string;
+}
+
+export interface PurchaseResult {
+  subscription_id: string;
+  status: string;
+  expires_at: string | null;
+  reason: string | null;
+}
