@@ -15,9 +15,10 @@
 //! - [`broadcast::BroadcastWorker`]: campaigns to all customers or a
 //!   segment, at the configured rate, resumable, with a delivery report.
 //!
-//! Depends on the backbone crates and teloxide (the bot's own client: only
-//! the API URL differs in tests, where `tgfake` serves it). Reads no
-//! environment variables: the binary passes [`TgOpsConfig`].
+//! Depends on the backbone crates and reqwest: [`telegram::Telegram`] is a
+//! small Bot API client (see there why not teloxide's); only the API URL
+//! differs in tests, where `tgfake` serves it. Reads no environment
+//! variables: the binary passes [`TgOpsConfig`].
 #![forbid(unsafe_code)]
 
 pub mod broadcast;

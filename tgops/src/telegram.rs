@@ -1,14 +1,17 @@
-//! Sending to Telegram through teloxide (the same client as the bot; only
-//! the API URL differs in tests), with every failure sorted by what it means
-//! for delivery, and a rate limiter shared by everything that sends.
+//! Sending to Telegram over the Bot API's HTTP interface (the URL is
+//! `{api_url}/bot{token}/{method}`; only `api_url` differs in tests, where
+//! `tgfake` serves it), with every failure sorted by what it means for
+//! delivery, and a rate limiter shared by everything that sends.
+//!
+//! This is a small client of its own rather than teloxide's: teloxide sleeps
+//! ten seconds inside the request on any 5xx answer before reading it, which
+//! turns "Telegram is down, nothing was sent" into a timeout that cannot be
+//! told from "sent, answer lost". Here the status code decides.
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use teloxide::payloads::{EditMessageTextSetters, SendDocumentSetters, SendMessageSetters, SendPhotoSetters};
-use teloxide::requests::{Request, Requester};
-use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, MessageId, ParseMode};
-use teloxide::{ApiError, RequestError};
+use serde_json::{json, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -67,126 +70,123 @@ pub enum SendError {
     Uncertain(String),
 }
 
-/// Sorts a teloxide error. Telegram has no idempotency key, so anything that
-/// may have been delivered is `Uncertain`, never retried.
-pub fn classify(e: &RequestError) -> SendError {
-    match e {
-        RequestError::RetryAfter(s) => SendError::RetryAfter(s.duration().max(Duration::from_millis(100))),
-        RequestError::MigrateToChatId(id) => SendError::Refused(format!("the group moved to chat {id}")),
-        RequestError::Api(api) => {
-            let text = match api {
-                ApiError::Unknown(s) => s.clone(),
-                other => other.to_string(),
-            };
-            if text.starts_with("Forbidden") || matches!(api, ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::BotKicked) {
-                SendError::Blocked(text)
-            } else if text.starts_with("Bad Request") {
-                SendError::Refused(text)
-            } else {
-                // 5xx (Bad Gateway, Internal Server Error…) and the rest: the
-                // request was not carried out.
-                SendError::Unavailable(text)
-            }
-        }
-        RequestError::Network(n) if n.is_connect() || n.is_builder() => SendError::Unavailable(n.to_string()),
-        RequestError::Network(n) => SendError::Uncertain(n.to_string()),
-        RequestError::InvalidJson { raw, .. } => SendError::Uncertain(format!("unreadable answer: {raw}")),
-        RequestError::Io(io) => SendError::Unavailable(io.to_string()),
+/// Sorts an answer by its HTTP status and body.
+pub fn classify(status: u16, body: &Value) -> SendError {
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("no description")
+        .to_string();
+    let retry_after = body.pointer("/parameters/retry_after").and_then(Value::as_u64);
+    match status {
+        429 => SendError::RetryAfter(Duration::from_secs(retry_after.unwrap_or(1)).max(Duration::from_millis(100))),
+        403 => SendError::Blocked(description),
+        // A wrong token or API address is configuration: keep the message for later.
+        401 | 404 => SendError::Unavailable(format!("{status} {description}")),
+        400..=499 => SendError::Refused(description),
+        _ => SendError::Unavailable(format!("{status} {description}")),
     }
 }
 
-/// A bot client for sending.
+/// A Bot API client for sending.
 #[derive(Clone)]
 pub struct Telegram {
-    pub bot: teloxide::Bot,
+    http: reqwest::Client,
+    base: String,
 }
 
 impl Telegram {
     /// A client for `api_url` (`https://api.telegram.org`, or a fake server)
     /// with a request timeout, so a hung request ends as `Uncertain`.
     pub fn new(token: &str, api_url: &str, timeout: Duration) -> Result<Telegram, String> {
-        let url = api_url.parse().map_err(|e| format!("TELEGRAM_API_URL {api_url:?}: {e}"))?;
-        let client = teloxide::net::default_reqwest_settings()
+        let api_url = api_url.trim_end_matches('/');
+        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            return Err(format!("TELEGRAM_API_URL {api_url:?} is not an http(s) URL"));
+        }
+        let http = reqwest::Client::builder()
             .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Telegram {
-            bot: teloxide::Bot::with_client(token.to_string(), client).set_api_url(url),
+            http,
+            base: format!("{api_url}/bot{token}"),
         })
     }
 
-    pub fn from_bot(bot: teloxide::Bot) -> Telegram {
-        Telegram { bot }
+    /// Calls `method` once with a JSON body; `result` on success.
+    pub async fn call(&self, method: &str, params: &Value) -> Result<Value, SendError> {
+        let response = match self.http.post(format!("{}/{method}", self.base)).json(params).send().await {
+            Ok(r) => r,
+            // The connection was never made: nothing reached Telegram.
+            Err(e) if e.is_connect() || e.is_builder() => return Err(SendError::Unavailable(e.to_string())),
+            Err(e) => return Err(SendError::Uncertain(e.to_string())),
+        };
+        let status = response.status().as_u16();
+        let body: Value = match response.json().await {
+            Ok(v) => v,
+            Err(e) if status == 200 => return Err(SendError::Uncertain(format!("unreadable answer: {e}"))),
+            Err(_) => Value::Null,
+        };
+        if status == 200 && body.get("ok").and_then(Value::as_bool) == Some(true) {
+            return Ok(body.get("result").cloned().unwrap_or(Value::Null));
+        }
+        Err(classify(status, &body))
     }
 
-    fn markup(buttons: &[Vec<(String, String)>]) -> InlineKeyboardMarkup {
-        InlineKeyboardMarkup::new(
-            buttons
-                .iter()
-                .map(|row| row.iter().map(|(label, data)| InlineKeyboardButton::callback(label.clone(), data.clone())).collect::<Vec<_>>()),
-        )
+    fn markup(buttons: &[Vec<(String, String)>]) -> Value {
+        let rows: Vec<Value> = buttons
+            .iter()
+            .map(|row| {
+                Value::Array(
+                    row.iter()
+                        .map(|(label, data)| json!({"text": label, "callback_data": data}))
+                        .collect(),
+                )
+            })
+            .collect();
+        json!({ "inline_keyboard": rows })
     }
 
     /// Sends `body` to `chat` once (no retry here: the caller decides from
     /// the error); returns Telegram's message id.
     pub async fn send(&self, chat: i64, body: &Body) -> Result<i64, SendError> {
-        let chat = ChatId(chat);
-        let parse = |html: bool| if html { Some(ParseMode::Html) } else { None };
-        let result = if let Some(photo) = &body.photo {
-            let mut req = self.bot.send_photo(chat, InputFile::file_id(photo.clone().into()));
-            if !body.text.is_empty() {
-                req = req.caption(body.text.clone());
-            }
-            if let Some(p) = parse(body.html) {
-                req = req.parse_mode(p);
-            }
-            if !body.buttons.is_empty() {
-                req = req.reply_markup(Self::markup(&body.buttons));
-            }
-            req.send().await
+        let (method, mut params) = if let Some(photo) = &body.photo {
+            ("sendPhoto", json!({"chat_id": chat, "photo": photo}))
         } else if let Some(document) = &body.document {
-            let mut req = self.bot.send_document(chat, InputFile::file_id(document.clone().into()));
-            if !body.text.is_empty() {
-                req = req.caption(body.text.clone());
-            }
-            if let Some(p) = parse(body.html) {
-                req = req.parse_mode(p);
-            }
-            if !body.buttons.is_empty() {
-                req = req.reply_markup(Self::markup(&body.buttons));
-            }
-            req.send().await
+            ("sendDocument", json!({"chat_id": chat, "document": document}))
         } else {
-            let mut req = self.bot.send_message(chat, body.text.clone()).link_preview_options(LinkPreviewOptions {
-                is_disabled: true,
-                url: None,
-                prefer_small_media: false,
-                prefer_large_media: false,
-                show_above_text: false,
-            });
-            if let Some(p) = parse(body.html) {
-                req = req.parse_mode(p);
-            }
-            if !body.buttons.is_empty() {
-                req = req.reply_markup(Self::markup(&body.buttons));
-            }
-            req.send().await
+            (
+                "sendMessage",
+                json!({"chat_id": chat, "text": body.text, "link_preview_options": {"is_disabled": true}}),
+            )
         };
-        result.map(|m| i64::from(m.id.0)).map_err(|e| classify(&e))
+        if method != "sendMessage" && !body.text.is_empty() {
+            params["caption"] = json!(body.text);
+        }
+        if body.html {
+            params["parse_mode"] = json!("HTML");
+        }
+        if !body.buttons.is_empty() {
+            params["reply_markup"] = Self::markup(&body.buttons);
+        }
+        let result = self.call(method, &params).await?;
+        result
+            .get("message_id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| SendError::Uncertain("an answer without a message id".into()))
     }
 
     /// Replaces a message's text (progress messages). "Not modified" is success.
     pub async fn edit_text(&self, chat: i64, message_id: i64, text: &str, html: bool) -> Result<(), SendError> {
-        let Ok(id) = i32::try_from(message_id) else {
-            return Err(SendError::Refused("message id out of range".into()));
-        };
-        let mut req = self.bot.edit_message_text(ChatId(chat), MessageId(id), text.to_string());
+        let mut params = json!({"chat_id": chat, "message_id": message_id, "text": text});
         if html {
-            req = req.parse_mode(ParseMode::Html);
+            params["parse_mode"] = json!("HTML");
         }
-        match req.send().await {
-            Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
-            Err(e) => Err(classify(&e)),
+        match self.call("editMessageText", &params).await {
+            Ok(_) => Ok(()),
+            Err(SendError::Refused(d)) if d.contains("message is not modified") => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -265,18 +265,20 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_sorted_by_what_they_mean_for_delivery() {
-        use teloxide::types::Seconds;
-        assert_eq!(classify(&RequestError::RetryAfter(Seconds::from_seconds(3))), SendError::RetryAfter(Duration::from_secs(3)));
-        assert!(matches!(classify(&RequestError::Api(ApiError::BotBlocked)), SendError::Blocked(_)));
-        assert!(matches!(classify(&RequestError::Api(ApiError::ChatNotFound)), SendError::Refused(_)));
-        assert!(matches!(classify(&RequestError::Api(ApiError::Unknown("Bad Gateway".into()))), SendError::Unavailable(_)));
-        assert!(matches!(
-            classify(&RequestError::InvalidJson {
-                source: Arc::new(serde_json::from_str::<u8>("x").unwrap_err()),
-                raw: "x".into()
-            }),
-            SendError::Uncertain(_)
-        ));
+    fn answers_are_sorted_by_what_they_mean_for_delivery() {
+        let body = |d: &str| json!({"ok": false, "description": d, "parameters": {"retry_after": 3}});
+        assert_eq!(classify(429, &body("Too Many Requests")), SendError::RetryAfter(Duration::from_secs(3)));
+        assert!(matches!(classify(403, &body("Forbidden: bot was blocked by the user")), SendError::Blocked(_)));
+        assert!(matches!(classify(400, &body("Bad Request: chat not found")), SendError::Refused(_)));
+        assert!(matches!(classify(502, &body("Bad Gateway")), SendError::Unavailable(_)));
+        assert!(matches!(classify(401, &body("Unauthorized")), SendError::Unavailable(_)));
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_means_not_sent() {
+        // A port nobody listens on: the connection is refused, so nothing was sent.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let tg = Telegram::new("1:x", &format!("http://127.0.0.1:{port}"), Duration::from_secs(2)).unwrap();
+        assert!(matches!(tg.send(5, &Body::plain("hi".into())).await, Err(SendError::Unavailable(_))));
     }
 }
