@@ -45,8 +45,8 @@ impl Stores {
 /// What one auto-renewal pass did for a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AutoRenewalStep {
-    /// Nothing to do (not enabled, not active, a charge in progress, or this
-    /// term's renewal already finished).
+    /// Nothing to do (not enabled, not active, a charge in progress, this
+    /// term's renewal already finished, or finished by another scheduler now).
     Idle,
     /// The renewal's charge is still being paid by another process.
     InProgress { charge_no: u32 },
@@ -108,30 +108,46 @@ impl Commands {
     /// once, a charge settles once, an outcome is recorded once. The caller
     /// (the scheduler) decides *when* a term is near its end.
     pub async fn run_auto_renewal(&self, subscription: Uuid, at: DateTime<Utc>) -> Result<AutoRenewalStep, CommandError> {
+        self.begin_auto_renewal(subscription, at).await?;
+        self.finish_auto_renewal(subscription, at).await
+    }
+
+    /// The first step of [`Commands::run_auto_renewal`]: starts this term's
+    /// renewal (once) if auto-renewal is on and no charge is in progress.
+    /// Returns the open renewal's charge number, if one is open.
+    pub async fn begin_auto_renewal(&self, subscription: Uuid, at: DateTime<Utc>) -> Result<Option<u32>, CommandError> {
         let key = subscription.to_string();
-        let mut state = self.tgops.auto_renewals.load(&key).await?;
-        if state.open.is_none() {
-            if !state.enabled {
-                return Ok(AutoRenewalStep::Idle);
-            }
-            let sub = self.subscriptions.load(&key).await?;
-            let Some(term) = sub.expires_at else { return Ok(AutoRenewalStep::Idle) };
-            if sub.status != SubscriptionStatus::Active || sub.pending.is_some() || state.terms.contains(&term.timestamp_millis()) {
-                return Ok(AutoRenewalStep::Idle);
-            }
-            let start = AutoRenewalCommand::Start {
-                term_expires_at: term,
-                charge_no: sub.charges + 1,
-                at,
-            };
-            match self.tgops.auto_renewals.execute(&key, start).await {
-                Ok(_) => {}
-                // Another scheduler started a renewal meanwhile: finish that one.
-                Err(CommandError::AutoRenewal(domain::autorenew::AutoRenewalError::RenewalOpen(_))) => {}
-                Err(e) => return Err(e),
-            }
-            state = self.tgops.auto_renewals.load(&key).await?;
+        let state = self.tgops.auto_renewals.load(&key).await?;
+        if let Some(open) = state.open {
+            return Ok(Some(open.charge_no));
         }
+        if !state.enabled {
+            return Ok(None);
+        }
+        let sub = self.subscriptions.load(&key).await?;
+        let Some(term) = sub.expires_at else { return Ok(None) };
+        if sub.status != SubscriptionStatus::Active || sub.pending.is_some() || state.terms.contains(&term.timestamp_millis()) {
+            return Ok(None);
+        }
+        let start = AutoRenewalCommand::Start {
+            term_expires_at: term,
+            charge_no: sub.charges + 1,
+            at,
+        };
+        match self.tgops.auto_renewals.execute(&key, start).await {
+            Ok(_) => {}
+            // Another scheduler started a renewal meanwhile: that one is finished instead.
+            Err(CommandError::AutoRenewal(domain::autorenew::AutoRenewalError::RenewalOpen(_))) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(self.tgops.auto_renewals.load(&key).await?.open.map(|o| o.charge_no))
+    }
+
+    /// The rest of [`Commands::run_auto_renewal`]: requests the open
+    /// renewal's charge (once), pays it, records the outcome (once).
+    pub async fn finish_auto_renewal(&self, subscription: Uuid, at: DateTime<Utc>) -> Result<AutoRenewalStep, CommandError> {
+        let key = subscription.to_string();
+        let state = self.tgops.auto_renewals.load(&key).await?;
         let Some(open) = state.open.clone() else { return Ok(AutoRenewalStep::Idle) };
         let charge_no = open.charge_no;
         let failed = |reason: String| RenewalOutcome::Failed { reason };
@@ -153,7 +169,8 @@ impl Commands {
             Err(e) if e.is_user_error() => failed(e.to_string()),
             Err(e) => return Err(e),
         };
-        self.tgops
+        let recorded = self
+            .tgops
             .auto_renewals
             .execute(
                 &key,
@@ -164,12 +181,16 @@ impl Commands {
                 },
             )
             .await?;
+        if recorded.is_empty() {
+            // Another scheduler recorded it first.
+            return Ok(AutoRenewalStep::Idle);
+        }
         Ok(AutoRenewalStep::Finished { charge_no, outcome })
     }
 
     /// Requests charge `charge_no` as a renewal at today's price of the same
     /// plan (an agent's own price for a seller), unless it exists already.
-    async fn request_auto_renewal(&self, subscription: Uuid, charge_no: u32, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn request_auto_renewal(&self, subscription: Uuid, charge_no: u32, at: DateTime<Utc>) -> Result<(), CommandError> {
         let sub = self.subscription(subscription).await?;
         if sub.charges >= charge_no {
             return Ok(());
