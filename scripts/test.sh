@@ -42,6 +42,16 @@ if command -v psql >/dev/null 2>&1; then
   done
 fi
 
+# Receipt OCR (ocr crate): Tesseract with its Persian and English data from
+# Debian, and text2image with fonts to render the test receipts.
+if ! command -v text2image >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -qx fas \
+  || ! tesseract --list-langs 2>/dev/null | grep -qx eng \
+  || [ ! -f /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf ] \
+  || [ ! -f /usr/share/fonts/truetype/freefont/FreeSerif.ttf ] \
+  || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ]; then
+  apt_install tesseract-ocr tesseract-ocr-fas tesseract-ocr-eng fonts-dejavu-core fonts-noto-core fonts-freefont-ttf
+fi
+
 if cargo nextest --version >/dev/null 2>&1; then
   exec cargo nextest run --workspace --no-fail-fast "$@"
 else

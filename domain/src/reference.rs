@@ -54,7 +54,11 @@ impl ReferenceKind {
 pub enum ReferenceCommand {
     /// Take the reference for `payment`. Repeating it for the same payment
     /// does nothing; another payment gets [`ReferenceError::Taken`].
-    Claim { reference: String, payment: Uuid, at: DateTime<Utc> },
+    Claim {
+        reference: String,
+        payment: Uuid,
+        at: DateTime<Utc>,
+    },
     /// Give it back (only amounts are ever released: a pending payment ended).
     Release { payment: Uuid, at: DateTime<Utc> },
     /// Something outside used this reference and nothing matched it.

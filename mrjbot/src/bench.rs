@@ -15,7 +15,14 @@ use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Events appended in the throughput phase (half by one writer, half by eight).
+    /// `ocr`: receipt OCR accuracy and time per receipt (no database); default: the event store.
+    area: Option<String>,
+    /// Receipts rendered for `bench ocr`.
+    #[arg(long, default_value_t = 60)]
+    receipts: usize,
+    /// Keep the rendered receipts of `bench ocr` in this directory.
+    #[arg(long)]
+    receipts_dir: Option<std::path::PathBuf>,    /// Events appended in the throughput phase (half by one writer, half by eight).
     #[arg(long, default_value_t = 100_000)]
     events: usize,
     /// Events appended while measuring projection lag, per feed.
@@ -30,7 +37,11 @@ pub struct BenchArgs {
 }
 
 pub async fn run(config: &Config, args: BenchArgs) -> Result<()> {
-    let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
+    match args.area.as_deref() {
+        Some("ocr") => return tokio::task::block_in_place(|| crate::gateways::bench_ocr(args.receipts, args.receipts_dir.clone())),
+        Some(other) => anyhow::bail!("unknown bench area `{other}` (try `ocr`, or none for the event store)"),
+        None => {}
+    }    let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
     let admin = eventstore::connect(&config.database_url, 1).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     let url = eventstore::testing::database_url(&config.database_url, &name);

@@ -6,6 +6,7 @@ mod admin;
 mod bench;
 mod commerce;
 mod config;
+mod gateways;
 mod panels_cli;
 mod serve;
 

@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// expiry and account-age awards (each dated at its own instant).
     #[arg(long, env = "MRJ_COMMERCE_INTERVAL_SECS", default_value_t = 60)]
     commerce_interval_secs: u64,
+    /// Payment gateways and receipt OCR (issue 6).
+    #[command(flatten)]
+    gateways: crate::gateways::GatewayArgs,
 }
 
 async fn nats_feed(config: &Config, pool: &sqlx::PgPool) -> Result<Option<NatsFeed>> {
@@ -109,6 +112,8 @@ pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         catch_up_wait: Duration::from_secs(10),
     };
     tasks.spawn(commerce_scheduler.run_until_stopped(shutdown.clone()));
+    // Payment gateways and receipt OCR (issue 6): Zarinpal callback and reconciler, USDT watcher, OCR worker.
+    crate::gateways::spawn(&args.gateways, &Commands::new(pool.clone()), feed.clone(), &mut tasks, &shutdown).await?;
     crate::panels_cli::spawn(config, &args.panels, &pool, feed.clone(), &shutdown, &mut tasks)?;
     tracing::info!(tasks = tasks.len(), "mrjbot serving; Ctrl-C or SIGTERM stops");
     wait_for_signal().await;

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod audit_commerce;
 mod commerce;
+pub mod gateways;
 pub mod commerce_views;
 mod models;
 mod rebuild;
