@@ -5,7 +5,8 @@ COPY . .
 RUN cargo build --release -p mrjbot
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+# tesseract with Persian and English data: receipt OCR (MRJ_OCR)
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tesseract-ocr tesseract-ocr-fas tesseract-ocr-eng && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/mrjbot /usr/local/bin/mrjbot
 USER nobody
 ENTRYPOINT ["mrjbot"]
