@@ -3,11 +3,15 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod api_cli;
 mod bench;
+mod bot_cli;
+mod bench_api;
 mod commerce;
 mod config;
 mod gateways;
 mod panels_cli;
+mod ops;
 mod serve;
 
 use anyhow::{Context, Result};
@@ -26,6 +30,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of `serve`'s arguments costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Apply the database migrations (also done by `serve` at start).
@@ -51,6 +57,11 @@ enum Command {
     /// The plan catalog.
     #[command(subcommand)]
     Plans(admin::PlansCommand),
+    /// Dashboard sign-in for staff: password and two-factor (TOTP).
+    #[command(subcommand)]
+    Staff(api_cli::StaffCommand),
+    /// Print the HTTP API's OpenAPI document (JSON).
+    Openapi,
     /// Bank cards that receive card-to-card payments.
     #[command(subcommand)]
     Cards(admin::CardsCommand),
@@ -69,9 +80,61 @@ enum Command {
     /// Financial reports, as text or CSV (`--csv`).
     #[command(subcommand)]
     Reports(commerce::ReportsCommand),
+    /// Switch scheduled backups on (the license must cover backups).
+    EnableBackups,
+    /// Switch scheduled backups off.
+    DisableBackups,
+    /// Open live chat support (the license must cover chat).
+    EnableChat,
+    /// Close live chat support.
+    DisableChat,
+    /// Switch AI answers on if they are off, off if they are on.
+    ToggleAi,
+    /// Feature toggles: list them, or switch one by name.
+    #[command(subcommand)]
+    Features(ops::FeaturesCommand),
+    /// Give a customer (Telegram id or @username) a role; --remove takes it away.
+    SetRole {
+        user: String,
+        role: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// A customer's points, their next expiry, and what rewards cost.
+    CheckPoints { user: String },
+    /// Spend a customer's points: vip, discount:TOMAN, days:N or gb:N (with --subscription).
+    RedeemPoints {
+        user: String,
+        reward: String,
+        #[arg(long)]
+        subscription: Option<uuid::Uuid>,
+    },
+    /// Move an active subscription to another location.
+    SwitchLocation { subscription: uuid::Uuid, location: String },
+    /// Backups: take one now, list them.
+    #[command(subcommand)]
+    Backup(ops::BackupCommand),
+    /// Restore a backup (one file, or its parts in order) into an EMPTY
+    /// database (DATABASE_URL, created if missing); checksums are verified first.
+    Restore {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// The whole file's SHA-256 (from the backup group's caption) when there is no .sha256 file.
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Directory with psql; default: /usr/lib/postgresql/<server major>/bin, else PATH.
+        #[arg(long, env = "MRJ_PG_BIN_DIR")]
+        pg_bin_dir: Option<std::path::PathBuf>,
+    },
+    /// The license: keygen and issue (vendor), install and show (operator).
+    #[command(subcommand)]
+    License(ops::LicenseCommand),
     /// Measure appends, projection lag through each feed, and rebuild speed
     /// on a scratch database created on the DATABASE_URL server.
     Bench(bench::BenchArgs),
+    /// Run only the Telegram bot (and its notifier); `serve` runs it too
+    /// when TELEGRAM_BOT_TOKEN is set.
+    Bot,
 }
 
 #[derive(Subcommand)]
@@ -106,8 +169,10 @@ async fn run() -> Result<()> {
         .init();
     let cli = Cli::parse();
     let config = cli.config;
+    config.ops.apply()?;
     match cli.command {
         Command::Bench(args) => return bench::run(&config, args).await,
+        Command::Bot => bot_cli::run_only(&config).await?,
         Command::Migrate => {
             let pool = connect(&config).await?;
             let applied = eventstore::migrate(&pool).await?;
@@ -169,8 +234,28 @@ async fn run() -> Result<()> {
             println!("OK: every balance, ledger row and daily total matches the events");
         }
         Command::Admin(c) => admin::admin(&ready(&config).await?, c).await?,
+        Command::EnableBackups => ops::set_feature(&ready(&config).await?, "backups", Some(true)).await?,
+        Command::DisableBackups => ops::set_feature(&ready(&config).await?, "backups", Some(false)).await?,
+        Command::EnableChat => ops::set_feature(&ready(&config).await?, "chat", Some(true)).await?,
+        Command::DisableChat => ops::set_feature(&ready(&config).await?, "chat", Some(false)).await?,
+        Command::ToggleAi => ops::set_feature(&ready(&config).await?, "ai", None).await?,
+        Command::Features(c) => ops::features(&ready(&config).await?, c).await?,
+        Command::SetRole { user, role, remove } => ops::set_role(&ready(&config).await?, &user, &role, remove).await?,
+        Command::CheckPoints { user } => ops::check_points(&ready(&config).await?, &user).await?,
+        Command::RedeemPoints { user, reward, subscription } => {
+            ops::redeem_points(&ready(&config).await?, &user, &reward, subscription).await?
+        }
+        Command::SwitchLocation { subscription, location } => {
+            ops::switch_location(&ready(&config).await?, subscription, &location).await?
+        }
+        Command::Backup(c) => ops::backup(&config, &ready(&config).await?, c).await?,
+        Command::Restore { files, sha256, pg_bin_dir } => ops::restore(&config, files, sha256, pg_bin_dir).await?,
+        Command::License(c @ (ops::LicenseCommand::Keygen { .. } | ops::LicenseCommand::Issue { .. })) => ops::license(None, c).await?,
+        Command::License(c) => ops::license(Some(&ready(&config).await?), c).await?,
         Command::Plans(c) => admin::plans(&ready(&config).await?, c).await?,
         Command::Cards(c) => admin::cards(&ready(&config).await?, c).await?,
+        Command::Staff(c) => api_cli::staff(&ready(&config).await?, config.panels.secret_key.as_deref(), c).await?,
+        Command::Openapi => api_cli::print_openapi()?,
         Command::Panels(c) => panels_cli::run(&config, &ready(&config).await?, c).await?,
         Command::Commissions(c) => commerce::commissions(&ready(&config).await?, c).await?,
         Command::Discounts(c) => commerce::discounts(&ready(&config).await?, c).await?,
