@@ -3,10 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-mod api_cli;
 mod bench;
-mod bot_cli;
-mod bench_api;
 mod commerce;
 mod config;
 mod gateways;
@@ -57,11 +54,6 @@ enum Command {
     /// The plan catalog.
     #[command(subcommand)]
     Plans(admin::PlansCommand),
-    /// Dashboard sign-in for staff: password and two-factor (TOTP).
-    #[command(subcommand)]
-    Staff(api_cli::StaffCommand),
-    /// Print the HTTP API's OpenAPI document (JSON).
-    Openapi,
     /// Bank cards that receive card-to-card payments.
     #[command(subcommand)]
     Cards(admin::CardsCommand),
@@ -132,9 +124,6 @@ enum Command {
     /// Measure appends, projection lag through each feed, and rebuild speed
     /// on a scratch database created on the DATABASE_URL server.
     Bench(bench::BenchArgs),
-    /// Run only the Telegram bot (and its notifier); `serve` runs it too
-    /// when TELEGRAM_BOT_TOKEN is set.
-    Bot,
 }
 
 #[derive(Subcommand)]
@@ -172,7 +161,6 @@ async fn run() -> Result<()> {
     config.ops.apply()?;
     match cli.command {
         Command::Bench(args) => return bench::run(&config, args).await,
-        Command::Bot => bot_cli::run_only(&config).await?,
         Command::Migrate => {
             let pool = connect(&config).await?;
             let applied = eventstore::migrate(&pool).await?;
@@ -254,8 +242,6 @@ async fn run() -> Result<()> {
         Command::License(c) => ops::license(Some(&ready(&config).await?), c).await?,
         Command::Plans(c) => admin::plans(&ready(&config).await?, c).await?,
         Command::Cards(c) => admin::cards(&ready(&config).await?, c).await?,
-        Command::Staff(c) => api_cli::staff(&ready(&config).await?, config.panels.secret_key.as_deref(), c).await?,
-        Command::Openapi => api_cli::print_openapi()?,
         Command::Panels(c) => panels_cli::run(&config, &ready(&config).await?, c).await?,
         Command::Commissions(c) => commerce::commissions(&ready(&config).await?, c).await?,
         Command::Discounts(c) => commerce::discounts(&ready(&config).await?, c).await?,

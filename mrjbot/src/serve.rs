@@ -14,9 +14,6 @@ pub struct ServeArgs {
     /// The 3x-UI panel workers (issue 3).
     #[command(flatten)]
     panels: crate::panels_cli::ServePanelsArgs,
-    /// The HTTP API and the dashboard (issue 5).
-    #[command(flatten)]
-    api: crate::api_cli::ApiArgs,
     /// Scheduled backups (issue 7).
     #[command(flatten)]
     backups: crate::ops::BackupArgs,
@@ -118,17 +115,9 @@ pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         catch_up_wait: Duration::from_secs(10),
     };
     tasks.spawn(commerce_scheduler.run_until_stopped(shutdown.clone()));
-    crate::panels_cli::spawn(config, &args.panels, &pool, feed.clone(), &shutdown, &mut tasks)?;
-    // The Telegram bot (issue 4), when TELEGRAM_BOT_TOKEN is set.
-    crate::bot_cli::spawn(config, &pool, feed.clone(), &shutdown, &mut tasks).await?;
     // Payment gateways and receipt OCR (issue 6): Zarinpal callback and reconciler, USDT watcher, OCR worker.
     crate::gateways::spawn(&args.gateways, &Commands::new(pool.clone()), feed.clone(), &mut tasks, &shutdown).await?;
-    // The HTTP API and the dashboard (issue 5); Telegram for sign-in codes and receipt photos.
-    let telegram = config.telegram.bot_token.clone().map(|token| api::TelegramConfig {
-        api_url: config.telegram.api_url.clone(),
-        token,
-    });
-    crate::api_cli::spawn(&args.api, config.panels.secret_key.as_deref(), telegram, &pool, &shutdown, &mut tasks).await?;
+    crate::panels_cli::spawn(config, &args.panels, &pool, feed.clone(), &shutdown, &mut tasks)?;
     // Scheduled backups (issue 7): one per slot while the backups feature is on and licensed.
     let backup_scheduler = args.backups.scheduler(config, Commands::new(pool.clone()))?;
     tasks.spawn(backup_scheduler.run_until_stopped(shutdown.clone()));
