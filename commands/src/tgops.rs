@@ -2,7 +2,7 @@
 //! reminders, live chat support and broadcasts. Each loads what the domain
 //! needs (the subscription's owner, the `chat`/`broadcasts` feature switches,
 //! an agent's permissions from their events) and executes.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use domain::access::Actor;
 use domain::autorenew::{AutoRenewal, AutoRenewalCommand, RenewalOutcome};
 use domain::broadcast::{Broadcast, BroadcastCommand, DeliveryFigures, ProgressMessage, Segment};
@@ -105,17 +105,18 @@ impl Commands {
     /// through the subscription's charge → debit → settle steps, then
     /// records the outcome. Safe to run twice at once and to redo after a
     /// crash anywhere: a term starts once, its charge number is requested
-    /// once, a charge settles once, an outcome is recorded once. The caller
-    /// (the scheduler) decides *when* a term is near its end.
-    pub async fn run_auto_renewal(&self, subscription: Uuid, at: DateTime<Utc>) -> Result<AutoRenewalStep, CommandError> {
-        self.begin_auto_renewal(subscription, at).await?;
+    /// once, a charge settles once, an outcome is recorded once. A term is
+    /// started only when it ends within `lead` of `at`.
+    pub async fn run_auto_renewal(&self, subscription: Uuid, lead: Duration, at: DateTime<Utc>) -> Result<AutoRenewalStep, CommandError> {
+        self.begin_auto_renewal(subscription, lead, at).await?;
         self.finish_auto_renewal(subscription, at).await
     }
 
     /// The first step of [`Commands::run_auto_renewal`]: starts this term's
-    /// renewal (once) if auto-renewal is on and no charge is in progress.
-    /// Returns the open renewal's charge number, if one is open.
-    pub async fn begin_auto_renewal(&self, subscription: Uuid, at: DateTime<Utc>) -> Result<Option<u32>, CommandError> {
+    /// renewal (once) if auto-renewal is on, the term ends within `lead` of
+    /// `at`, and no charge is in progress. Returns the open renewal's charge
+    /// number, if one is open.
+    pub async fn begin_auto_renewal(&self, subscription: Uuid, lead: Duration, at: DateTime<Utc>) -> Result<Option<u32>, CommandError> {
         let key = subscription.to_string();
         let state = self.tgops.auto_renewals.load(&key).await?;
         if let Some(open) = state.open {
@@ -126,7 +127,8 @@ impl Commands {
         }
         let sub = self.subscriptions.load(&key).await?;
         let Some(term) = sub.expires_at else { return Ok(None) };
-        if sub.status != SubscriptionStatus::Active || sub.pending.is_some() || state.terms.contains(&term.timestamp_millis()) {
+        let due = term <= at + lead;
+        if !due || sub.status != SubscriptionStatus::Active || sub.pending.is_some() || state.terms.contains(&term.timestamp_millis()) {
             return Ok(None);
         }
         let start = AutoRenewalCommand::Start {

@@ -201,36 +201,47 @@ pub struct RateLimiter {
 struct Pacing {
     interval: Duration,
     next: Instant,
+    paused_until: Instant,
 }
 
 impl RateLimiter {
     /// `per_second` sends a second (at least one).
     pub fn new(per_second: f64) -> RateLimiter {
         let per_second = if per_second.is_finite() && per_second > 0.0 { per_second } else { 1.0 };
+        let now = Instant::now();
         RateLimiter {
             inner: Arc::new(Mutex::new(Pacing {
                 interval: Duration::from_secs_f64(1.0 / per_second),
-                next: Instant::now(),
+                next: now,
+                paused_until: now,
             })),
         }
     }
 
-    /// Waits for the next free slot.
+    /// Waits for the next free slot. A pause that began while waiting holds
+    /// this send too (it takes a new slot after the pause).
     pub async fn acquire(&self) {
-        let slot = {
-            let mut p = self.inner.lock().await;
-            let now = Instant::now();
-            let slot = p.next.max(now);
-            p.next = slot + p.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+        loop {
+            let slot = {
+                let mut p = self.inner.lock().await;
+                let slot = p.next.max(Instant::now()).max(p.paused_until);
+                p.next = slot + p.interval;
+                slot
+            };
+            tokio::time::sleep_until(slot).await;
+            if self.inner.lock().await.paused_until <= Instant::now() {
+                return;
+            }
+        }
     }
 
     /// Nobody sends before `wait` from now (Telegram's `retry_after`).
     pub async fn pause(&self, wait: Duration) {
         let mut p = self.inner.lock().await;
         let until = Instant::now() + wait;
+        if until > p.paused_until {
+            p.paused_until = until;
+        }
         if until > p.next {
             p.next = until;
         }
@@ -252,6 +263,22 @@ mod tests {
         // 100 intervals of 5 ms.
         assert!(elapsed >= Duration::from_millis(495), "{elapsed:?}");
         assert!(elapsed < Duration::from_millis(900), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pause_also_holds_sends_already_waiting_for_their_slot() {
+        let limiter = RateLimiter::new(10.0);
+        limiter.acquire().await;
+        let waiting = limiter.clone();
+        let start = Instant::now();
+        // This send's slot is 100 ms away; a 429 arrives meanwhile.
+        let send = tokio::spawn(async move {
+            waiting.acquire().await;
+            start.elapsed()
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        limiter.pause(Duration::from_millis(500)).await;
+        assert!(send.await.unwrap() >= Duration::from_millis(500));
     }
 
     #[tokio::test]

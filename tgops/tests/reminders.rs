@@ -21,6 +21,8 @@ use workers::{DirectFeed, Feed};
 
 use common::*;
 
+const LEAD: chrono::Duration = chrono::Duration::hours(24);
+
 fn toman(v: i64) -> Toman {
     Toman::from_int(v).unwrap()
 }
@@ -115,7 +117,7 @@ async fn auto_renewal_renews_each_term_once_with_two_schedulers_and_after_a_cras
 
     // A scheduler starts the renewal and dies before paying it.
     let due = term1 - chrono::Duration::hours(12);
-    assert_eq!(cmd.begin_auto_renewal(sub, due).await.unwrap(), Some(2));
+    assert_eq!(cmd.begin_auto_renewal(sub, LEAD, due).await.unwrap(), Some(2));
     // After the restart two schedulers run at once: the renewal is finished once.
     assert_eq!(two_schedulers(&pool, due).await, 2, "the rich and the poor customer's renewals, once each");
     projections_caught_up(&pool).await;
@@ -145,9 +147,12 @@ async fn auto_renewal_renews_each_term_once_with_two_schedulers_and_after_a_cras
     // subscription's charge was requested (before the debit) is finished once.
     let term2 = renewed.expires_at.unwrap();
     let due2 = term2 - chrono::Duration::hours(1);
-    assert_eq!(cmd.begin_auto_renewal(sub, due2).await.unwrap(), Some(3));
+    assert_eq!(cmd.begin_auto_renewal(sub, LEAD, due2).await.unwrap(), Some(3));
     cmd.request_auto_renewal(sub, 3, due2).await.unwrap();
     assert_eq!(two_schedulers(&pool, due2).await, 1);
+    // Asked again at once (the read model may still show the renewal open),
+    // the new term is a month away: nothing starts.
+    assert_eq!(cmd.run_auto_renewal(sub, LEAD, due2).await.unwrap(), AutoRenewalStep::Idle);
     projections_caught_up(&pool).await;
     assert_eq!(cmd.subscription(sub).await.unwrap().charges, 3);
     assert_eq!(ledger_refs(&pool, rich).await.len(), 3);
@@ -162,7 +167,7 @@ async fn auto_renewal_renews_each_term_once_with_two_schedulers_and_after_a_cras
     // Switched off: nothing more.
     cmd.set_auto_renewal(&cmd.actor(rich).await.unwrap(), sub, false, now).await.unwrap();
     let term3 = cmd.subscription(sub).await.unwrap().expires_at.unwrap();
-    assert_eq!(cmd.run_auto_renewal(sub, term3).await.unwrap(), AutoRenewalStep::Idle);
+    assert_eq!(cmd.run_auto_renewal(sub, LEAD, term3).await.unwrap(), AutoRenewalStep::Idle);
 
     tasks.stop().await;
     db.drop_database().await.unwrap();

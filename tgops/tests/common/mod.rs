@@ -60,6 +60,18 @@ impl Tasks {
             );
         }
     }
+    /// Only the named projectors (faster when a test appends thousands of events).
+    pub fn projectors_named(&mut self, pool: &PgPool, feed: Arc<dyn Feed>, names: &[&str]) {
+        for name in names {
+            self.consumer(
+                feed.clone(),
+                Arc::new(ProjectorConsumer {
+                    pool: pool.clone(),
+                    projector: projections::by_name(name).unwrap(),
+                }),
+            );
+        }
+    }
     pub fn relay(&mut self, pool: &PgPool, nats: &NatsFeed) {
         let relay = Relay::new(pool.clone(), nats.clone());
         let s = self.shutdown.clone();
@@ -134,4 +146,48 @@ pub async fn outbox_open(pool: &PgPool) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap()
+}
+
+/// Makes this test process trust a throwaway vendor key (call before any
+/// `Commands::new`), installs a license for every feature and switches on
+/// `features`.
+pub async fn licensed(pool: &PgPool, features: &[domain::features::Feature]) {
+    let (issuer, verifier) = licensing::testing::vendor();
+    assert!(licensing::replace_vendor_key(verifier), "the vendor key is replaced once per test process");
+    let cmd = Commands::new(pool.clone());
+    let now = Utc::now();
+    let key = issuer.issue(&licensing::testing::claims(10)).unwrap();
+    cmd.install_license(&Actor::System, &key, now).await.unwrap();
+    for f in features {
+        cmd.set_feature(&Actor::System, *f, true, now).await.unwrap();
+    }
+}
+
+/// Appends `CustomerRegistered` for `ids` in one statement (as many commands
+/// would, only faster), so tests can have thousands of customers.
+pub async fn bulk_customers(pool: &PgPool, ids: &[i64], language: Language) {
+    let at = Utc::now();
+    let payloads: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            serde_json::to_value(domain::customer::CustomerEvent::CustomerRegistered {
+                id: CustomerId(*id),
+                username: Some(format!("u{id}")),
+                language,
+                referrer: None,
+                at,
+            })
+            .unwrap()
+        })
+        .collect();
+    let agg_ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         SELECT 'Customer', a, 1, 'CustomerRegistered', '1.0', p, '{}'::json FROM UNNEST($1::text[], $2::json[]) AS u(a, p)",
+    )
+    .bind(&agg_ids)
+    .bind(&payloads)
+    .execute(pool)
+    .await
+    .unwrap();
 }
