@@ -56,6 +56,24 @@ SQL
 fi
 export DATABASE_URL
 
+# MRJ_SECRET_KEY signs the API's tokens and encrypts secrets at rest (TOTP
+# keys, panel credentials); generated once and kept in .mrjbot/ when unset.
+if [ -z "${MRJ_SECRET_KEY:-}" ]; then
+  if [ ! -f "$state/secret_key" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$state/secret_key")
+    echo "Generated MRJ_SECRET_KEY in $state/secret_key (back it up: encrypted secrets need it)"
+  fi
+  MRJ_SECRET_KEY=$(cat "$state/secret_key")
+fi
+export MRJ_SECRET_KEY
+
+# The dashboard (served by `mrjbot serve` on HTTP_ADDR, default 127.0.0.1:8080).
+if command -v npm >/dev/null 2>&1; then
+  (cd dashboard && { [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+else
+  echo "npm is not installed: serving the API without the dashboard (install Node.js 20+ and run this again)" >&2
+fi
+
 cargo build --release -p mrjbot
 ./target/release/mrjbot migrate
 exec ./target/release/mrjbot serve

@@ -52,6 +52,21 @@ if ! command -v text2image >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/nu
   apt_install tesseract-ocr tesseract-ocr-fas tesseract-ocr-eng fonts-dejavu-core fonts-noto-core fonts-freefont-ttf
 fi
 
+# The dashboard and its browser test (issue 5): Node.js and npm (Vite 8 needs
+# Node 20.19+), Debian's Chromium driven by playwright-core (no browser
+# download), the dashboard built from the committed package-lock.json, and
+# the OpenAPI validator from PyPI.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+[ -x /usr/bin/chromium ] || apt_install chromium
+python3 -c 'import openapi_spec_validator' >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
+(
+  cd dashboard
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+  fi
+  npm run build --silent
+)
+
 if cargo nextest --version >/dev/null 2>&1; then
   exec cargo nextest run --workspace --no-fail-fast "$@"
 else

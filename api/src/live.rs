@@ -353,11 +353,20 @@ pub async fn stream(State(state): State<AppState>, user: AuthUser) -> Sse<impl S
         if tx.send(Event::default().event("ready").data("{}")).await.is_err() {
             return;
         }
+        // A stream outlives its access token; it ends when the session does.
+        let mut check = tokio::time::interval(Duration::from_secs(30));
+        check.tick().await;
         loop {
             let next = tokio::select! {
                 r = updates.recv() => r,
                 // The client went away: stop listening now, not at the next update.
                 _ = tx.closed() => return,
+                _ = check.tick() => {
+                    if !matches!(state.session_active(user.session).await, Ok(true)) {
+                        return;
+                    }
+                    continue;
+                }
             };
             let event = match next {
                 Ok(e) if e.audience.admits(&user) => {

@@ -154,7 +154,7 @@ function Shell() {
             {t("appName")}
           </Typography>
           <Typography variant="body2" color="text.secondary" sx={{ display: { xs: "none", sm: "block" } }} data-testid="who">
-            {me?.username ? `@${me.username}` : me?.telegram_id} · {me?.session_kind === "staff" ? t("staff") : t("customer")}
+            {me?.username ? <bdi>@{me.username}</bdi> : me?.telegram_id} · {me?.session_kind === "staff" ? t("staff") : t("customer")}
           </Typography>
           <Button
             startIcon={<TranslateIcon />}

@@ -2,7 +2,6 @@
 //! sends each update to its handler. Capabilities the backbone does not have
 //! yet live in [`unavailable`] and say so.
 pub mod admin;
-pub mod commerce;
 pub mod payment;
 pub mod plans;
 pub mod profile;
@@ -138,7 +137,7 @@ async fn command(ctx: &Ctx<'_>, c: Command, newcomer: bool) -> Result<(), BotErr
         Command::Subscription => subscription::list(ctx).await,
         Command::Profile => profile::profile(ctx).await,
         Command::Payment => payment::list(ctx).await,
-        Command::Points => commerce::points(ctx).await,
+        Command::Points => unavailable::points(ctx).await,
         Command::Support | Command::Chat => unavailable::live_chat(ctx).await,
         Command::Admin => admin::menu(ctx).await,
         Command::Users => admin::users::prompt(ctx).await,
@@ -159,7 +158,7 @@ async fn command(ctx: &Ctx<'_>, c: Command, newcomer: bool) -> Result<(), BotErr
         Command::License => unavailable::license(ctx).await,
         Command::Seller => seller::menu(ctx).await,
         Command::Sales => seller::sales(ctx).await,
-        Command::Commission => commerce::commission(ctx).await,
+        Command::Commission => unavailable::commission(ctx).await,
         Command::Withdraw => unavailable::withdraw(ctx).await,
         Command::Balance => seller::balance(ctx).await,
         Command::Unknown(_) => ctx.send(crate::app::Screen::new(ctx.t("unknown-command"))).await.map(|_| ()),

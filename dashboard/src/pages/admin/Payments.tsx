@@ -63,7 +63,7 @@ function Queue() {
                   {toman(r.amount, lang)}
                 </Typography>
                 <Typography variant="body2" data-testid="receipt-customer">
-                  {r.username ? `@${r.username}` : ""} ({r.customer})
+                  {r.username ? <bdi>@{r.username}</bdi> : ""} ({r.customer})
                 </Typography>
                 <Typography variant="body2" color="text.secondary">
                   {word(r.purpose)}

@@ -68,7 +68,7 @@ export function Staff() {
         rowKey={(r) => String(r.telegram_id)}
         columns={[
           { key: "id", label: t("telegramId"), render: (r) => r.telegram_id },
-          { key: "u", label: t("username"), render: (r) => (r.username ? `@${r.username}` : "—") },
+          { key: "u", label: t("username"), render: (r) => (r.username ? <bdi>@{r.username}</bdi> : "—") },
           { key: "roles", label: t("rolesCol"), render: (r) => r.roles.map((x) => <Chip key={x} size="small" label={x} sx={{ mx: 0.25 }} />) },
           { key: "2fa", label: t("twoFactor"), render: (r) => (r.totp_enabled ? t("totpOn") : t("totpOff")) },
           { key: "s", label: t("status"), render: (r) => (r.suspended ? <Chip size="small" color="error" label={`${t("suspend")}: ${r.suspend_reason ?? ""}`} /> : <Chip size="small" color="success" label={t("active")} />) },

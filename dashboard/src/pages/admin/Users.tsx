@@ -70,7 +70,7 @@ function CustomerDialog({ id, onClose }: { id: number; onClose: () => void }) {
   return (
     <Dialog open onClose={onClose} fullWidth maxWidth="md">
       <DialogTitle>
-        {c?.username ? `@${c.username}` : id} <Typography component="span" color="text.secondary">({id})</Typography>
+        {c?.username ? <bdi>@{c.username}</bdi> : id} <Typography component="span" color="text.secondary">({id})</Typography>
       </DialogTitle>
       <DialogContent>
         {!c ? (
@@ -189,7 +189,7 @@ export function Users() {
         testId="users"
         columns={[
           { key: "id", label: t("telegramId"), render: (r) => r.telegram_id },
-          { key: "user", label: t("username"), render: (r) => (r.username ? `@${r.username}` : "—") },
+          { key: "user", label: t("username"), render: (r) => (r.username ? <bdi>@{r.username}</bdi> : "—") },
           { key: "roles", label: t("rolesCol"), render: (r) => r.roles.map((x) => <Chip key={x} size="small" label={x} sx={{ mx: 0.25 }} />) },
           { key: "balance", label: t("balance"), render: (r) => <span data-testid={`balance-${r.telegram_id}`}>{toman(r.balance, lang)}</span> },
           { key: "status", label: t("status"), render: (r) => (r.blocked ? <Chip size="small" color="error" label={t("blocked")} /> : null) },

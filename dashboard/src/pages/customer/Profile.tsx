@@ -17,7 +17,7 @@ export function Profile() {
       <PageHeader title={t("profile")} />
       <Paper sx={{ p: 3 }}>
         <Stack gap={2}>
-          <Typography variant="h6">{me.username ? `@${me.username}` : me.telegram_id}</Typography>
+          <Typography variant="h6">{me.username ? <bdi>@{me.username}</bdi> : me.telegram_id}</Typography>
           <Typography color="text.secondary">
             {t("telegramId")}: {me.telegram_id} · {t("registered")}: {dateTime(me.registered_at, lang)}
           </Typography>

@@ -42,7 +42,7 @@ export function SellerCustomers() {
         rowKey={(r) => String(r.telegram_id)}
         columns={[
           { key: "id", label: t("telegramId"), render: (r) => r.telegram_id },
-          { key: "u", label: t("username"), render: (r) => (r.username ? `@${r.username}` : "—") },
+          { key: "u", label: t("username"), render: (r) => (r.username ? <bdi>@{r.username}</bdi> : "—") },
           { key: "reg", label: t("registered"), render: (r) => dateTime(r.registered_at, lang) },
         ]}
       />
