@@ -25,6 +25,9 @@ if ! port_open 5432; then
   for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
 fi
 
+# pg_dump and psql for the backup and restore tests (issue 7).
+command -v pg_dump >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || apt_install postgresql-client
+
 # NATS with JetStream on 127.0.0.1:4222.
 if ! port_open 4222; then
   command -v nats-server >/dev/null 2>&1 || apt_install nats-server
