@@ -24,7 +24,20 @@ use crate::ProjectionError;
 pub const COMMERCE_CHECKPOINT: &str = "commerce";
 
 /// The tables whose figures the reports read, each compared at its own checkpoint.
-const TABLES: [&str; 5] = ["sales", "sale_refunds", "payments_received", "seller_balances", "points_balances"];
+const TABLES: [&str; 7] = [
+    "sales",
+    "sale_refunds",
+    "payments_received",
+    "seller_balances",
+    "points_balances",
+    "commissions",
+    "withdrawals",
+];
+
+/// A commission row: seller, commission, reversed, status.
+type CommissionFact = (i64, Decimal, Decimal, String);
+/// A withdrawal row: seller, amount, status.
+type WithdrawalFact = (i64, Decimal, String);
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PointsFact {
@@ -44,6 +57,8 @@ struct Fold {
     discounts: BTreeMap<String, (i64, Decimal)>,
     settled: BTreeMap<(Uuid, u32), (i64, Decimal)>,
     recorded: BTreeMap<(Uuid, u32), Decimal>,
+    commissions: BTreeMap<(Uuid, u32), CommissionFact>,
+    withdrawals: BTreeMap<Uuid, WithdrawalFact>,
     broken: Vec<String>,
 }
 
@@ -168,6 +183,7 @@ impl Fold {
 
     fn seller(&mut self, position: i64, e: &SellerEvent) {
         let seller = e.seller().0;
+        self.seller_rows(seller, e);
         let f: &mut SellerFact = self.facts.sellers.entry(seller).or_default();
         match e {
             SellerEvent::CommissionEarned { commission, .. } => {
@@ -210,6 +226,62 @@ impl Fold {
                     "event {position}: seller {seller} records balance {recorded:?} but its movements sum to {sums:?}"
                 ));
             }
+        }
+    }
+
+    /// The `commissions` and `withdrawals` rows, as the events make them.
+    fn seller_rows(&mut self, seller: i64, e: &SellerEvent) {
+        match e {
+            SellerEvent::CommissionEarned {
+                subscription_id,
+                charge_no,
+                commission,
+                ..
+            } => {
+                self.commissions.insert(
+                    (*subscription_id, *charge_no),
+                    (seller, commission.value(), Decimal::ZERO, "pending".into()),
+                );
+            }
+            SellerEvent::CommissionReleased {
+                subscription_id,
+                charge_no,
+                ..
+            } => {
+                if let Some(c) = self.commissions.get_mut(&(*subscription_id, *charge_no)) {
+                    c.3 = "released".into();
+                }
+            }
+            SellerEvent::CommissionReversed {
+                subscription_id,
+                charge_no,
+                amount,
+                ..
+            } => {
+                if let Some(c) = self.commissions.get_mut(&(*subscription_id, *charge_no)) {
+                    c.2 += amount.value();
+                    if c.2 >= c.1 {
+                        c.3 = "reversed".into();
+                    }
+                }
+            }
+            SellerEvent::WithdrawalRequested { withdrawal_id, amount, .. } => {
+                self.withdrawals
+                    .insert(*withdrawal_id, (seller, amount.value(), "requested".into()));
+            }
+            SellerEvent::WithdrawalApproved { withdrawal_id, .. }
+            | SellerEvent::WithdrawalRejected { withdrawal_id, .. }
+            | SellerEvent::WithdrawalPaid { withdrawal_id, .. } => {
+                let status = match e {
+                    SellerEvent::WithdrawalApproved { .. } => "approved",
+                    SellerEvent::WithdrawalRejected { .. } => "rejected",
+                    _ => "paid",
+                };
+                if let Some(w) = self.withdrawals.get_mut(withdrawal_id) {
+                    w.2 = status.into();
+                }
+            }
+            _ => {}
         }
     }
 
@@ -297,6 +369,24 @@ pub async fn check(pool: &PgPool, mismatches: &mut Vec<String>) -> Result<usize,
         .await?
         .iter()
         .map(|r| (r.get::<String, _>(0), (i64::from(r.get::<i32, _>(1)), r.get::<Decimal, _>(2))))
+        .collect();
+    let table_commissions: BTreeMap<(Uuid, u32), CommissionFact> =
+        sqlx::query("SELECT subscription_id, charge_no, seller, commission, reversed, status FROM commissions")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                (
+                    (r.get::<Uuid, _>(0), r.get::<i32, _>(1) as u32),
+                    (r.get(2), r.get(3), r.get(4), r.get(5)),
+                )
+            })
+            .collect();
+    let table_withdrawals: BTreeMap<Uuid, WithdrawalFact> = sqlx::query("SELECT id, seller, amount, status FROM withdrawals")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| (r.get::<Uuid, _>(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
     tx.commit().await?;
 
@@ -407,6 +497,20 @@ pub async fn check(pool: &PgPool, mismatches: &mut Vec<String>) -> Result<usize,
             mismatches.push(format!("points_balances: {customer} matches no points event"));
         }
     }
+    compare(
+        "commissions",
+        &part("commissions").commissions,
+        &table_commissions,
+        |k| format!("{}#{}", k.0, k.1),
+        mismatches,
+    );
+    compare(
+        "withdrawals",
+        &part("withdrawals").withdrawals,
+        &table_withdrawals,
+        |k| k.to_string(),
+        mismatches,
+    );
     let expected_discounts = discounts_at.unwrap_or_default();
     for (code, expected) in &expected_discounts {
         match table_discounts.get(code) {
@@ -421,4 +525,26 @@ pub async fn check(pool: &PgPool, mismatches: &mut Vec<String>) -> Result<usize,
         }
     }
     Ok(figures)
+}
+
+/// Rows the events give against rows a table holds: missing, extra and different ones.
+fn compare<K: Ord, V: PartialEq + std::fmt::Debug>(
+    table: &str,
+    expected: &BTreeMap<K, V>,
+    actual: &BTreeMap<K, V>,
+    name: impl Fn(&K) -> String,
+    mismatches: &mut Vec<String>,
+) {
+    for (k, v) in expected {
+        match actual.get(k) {
+            Some(row) if row == v => {}
+            Some(row) => mismatches.push(format!("{table}: {} is {row:?}, events give {v:?}", name(k))),
+            None => mismatches.push(format!("{table}: {} is missing", name(k))),
+        }
+    }
+    for k in actual.keys() {
+        if !expected.contains_key(k) {
+            mismatches.push(format!("{table}: {} matches no event", name(k)));
+        }
+    }
 }
