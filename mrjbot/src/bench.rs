@@ -22,7 +22,8 @@ pub struct BenchArgs {
     receipts: usize,
     /// Keep the rendered receipts of `bench ocr` in this directory.
     #[arg(long)]
-    receipts_dir: Option<std::path::PathBuf>,    /// Events appended in the throughput phase (half by one writer, half by eight).
+    receipts_dir: Option<std::path::PathBuf>,
+    /// Events appended in the throughput phase (half by one writer, half by eight).
     #[arg(long, default_value_t = 100_000)]
     events: usize,
     /// Events appended while measuring projection lag, per feed.
@@ -34,14 +35,22 @@ pub struct BenchArgs {
     /// Keep the scratch database instead of dropping it.
     #[arg(long)]
     keep: bool,
+    /// `bench panels`: fake 3x-UI panels to provision onto and sync.
+    #[arg(long, default_value_t = 3)]
+    panels: usize,
+    /// `bench panels`: clients per panel.
+    #[arg(long, default_value_t = 5_000)]
+    clients_per_panel: usize,
 }
 
 pub async fn run(config: &Config, args: BenchArgs) -> Result<()> {
     match args.area.as_deref() {
         Some("ocr") => return tokio::task::block_in_place(|| crate::gateways::bench_ocr(args.receipts, args.receipts_dir.clone())),
+        Some("panels") => return crate::panels_cli::bench_main(config, args.panels, args.clients_per_panel, args.keep).await,
         Some(other) => anyhow::bail!("unknown bench area `{other}` (try `ocr`, or none for the event store)"),
         None => {}
-    }    let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
+    }
+    let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
     let admin = eventstore::connect(&config.database_url, 1).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     let url = eventstore::testing::database_url(&config.database_url, &name);

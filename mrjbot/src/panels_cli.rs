@@ -410,7 +410,6 @@ pub async fn catch_up_models(pool: &PgPool, names: &[&str]) -> Result<()> {
 }
 
 /// Peak and current resident memory of this process, in MiB (Linux).
-#[allow(dead_code)] // until the `bench <area>` argument is in (see bench.rs)
 fn memory_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -425,7 +424,6 @@ fn memory_mib() -> (f64, f64) {
 }
 
 /// `mrjbot bench panels` on a scratch database made on the DATABASE_URL server (dropped afterwards).
-#[allow(dead_code)] // until the `bench <area>` argument is in (see bench.rs)
 pub async fn bench_main(config: &Config, panels: usize, clients_per_panel: usize, keep: bool) -> Result<()> {
     let name = format!("mrjbot_bench_{}", Uuid::new_v4().simple());
     let admin = eventstore::connect(&config.database_url, 1).await?;
@@ -446,7 +444,6 @@ pub async fn bench_main(config: &Config, panels: usize, clients_per_panel: usize
 
 /// `mrjbot bench panels`: provisioning throughput through the provisioner,
 /// then one usage sync over every panel, against fake panels on 127.0.0.1.
-#[allow(dead_code)] // until the `bench <area>` argument is in (see bench.rs)
 pub async fn bench(pool: &PgPool, panels: usize, clients_per_panel: usize) -> Result<()> {
     use domain::plan::PlanSpec;
     use domain::{CustomerId, Language, Toman};
