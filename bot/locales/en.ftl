@@ -315,3 +315,15 @@ sales = 🤝 <b>Sales through your link</b>
     Subscriptions they bought: { $subs }
     Total paid: { $total }
 balance = 💰 Wallet balance: <b>{ $balance }</b>
+
+## Commerce (read-only)
+points-screen = ⭐ <b>Points</b>
+    Balance: <b>{ $balance }</b>
+    Earned: { $earned } · Redeemed: { $redeemed } · Expired: { $expired }
+    Next expiry: { $next }
+commission-screen = 🤝 <b>Commission</b>
+    Pending: { $pending }
+    Available: <b>{ $available }</b>
+    Paid out: { $paid }
+    Earned in total: { $earned }
+    Sales: { $sales } ({ $total })

@@ -314,3 +314,15 @@ sales = 🤝 <b>فروش از طریق لینک شما</b>
     اشتراک‌های خریداری‌شده: { $subs }
     مجموع پرداخت: { $total }
 balance = 💰 موجودی کیف پول: <b>{ $balance }</b>
+
+## Commerce (read-only)
+points-screen = ⭐ <b>امتیازها</b>
+    موجودی: <b>{ $balance }</b>
+    کسب‌شده: { $earned } · استفاده‌شده: { $redeemed } · منقضی: { $expired }
+    انقضای بعدی: { $next }
+commission-screen = 🤝 <b>پورسانت</b>
+    در انتظار: { $pending }
+    قابل برداشت: <b>{ $available }</b>
+    پرداخت‌شده: { $paid }
+    مجموع کسب‌شده: { $earned }
+    فروش: { $sales } ({ $total })

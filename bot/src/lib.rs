@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod bench;
 pub mod callback;
 pub mod command;
 pub mod handlers;

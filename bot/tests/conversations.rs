@@ -293,3 +293,17 @@ async fn both_languages_render_every_screen_without_a_missing_key() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     w.stop().await;
 }
+
+#[tokio::test]
+async fn the_benchmark_runs_on_a_small_load() {
+    let db = eventstore::testing::TestDb::new().await.unwrap();
+    let report = bot::bench::run(db.pool.clone(), 6, 8, 4).await.unwrap();
+    assert_eq!(report.updates, 48);
+    assert!(report.updates_per_second() > 0.0);
+    let handled: i64 = sqlx::query_scalar("SELECT count(*) FROM bot_inbox WHERE handled_at IS NOT NULL AND error IS NULL")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(handled, 54, "every update handled without an error");
+    db.drop_database().await.unwrap();
+}

@@ -1,7 +1,7 @@
 //! Commands whose capability the backbone does not have yet. Each answers
 //! honestly that it is not available; each is its own function so it can be
-//! wired to the real capability when it lands (points, commissions and
-//! withdrawals: issue 6; live chat, broadcasts, license: issue 7).
+//! wired to the real capability (withdrawals and payout cards: issue 6; live
+//! chat, broadcasts, license: issue 7).
 use crate::app::{BotError, Ctx, Screen};
 use crate::callback::Action;
 
@@ -9,11 +9,6 @@ async fn not_available(ctx: &Ctx<'_>, feature_key: &str) -> Result<(), BotError>
     let text = ctx.ta("not-available", &[("feature", ctx.t(feature_key))]);
     ctx.show(Screen::new(text).button(ctx.btn(ctx.t("btn-menu"), Action::Menu))).await?;
     Ok(())
-}
-
-/// `/points` (customers and sellers).
-pub async fn points(ctx: &Ctx<'_>) -> Result<(), BotError> {
-    not_available(ctx, "feature-points").await
 }
 
 /// `/support` and `/chat`.
@@ -31,12 +26,6 @@ pub async fn broadcast(ctx: &Ctx<'_>) -> Result<(), BotError> {
 pub async fn license(ctx: &Ctx<'_>) -> Result<(), BotError> {
     ctx.require(domain::Permission::ManageRoles)?;
     not_available(ctx, "feature-license").await
-}
-
-/// `/commission` (sellers).
-pub async fn commission(ctx: &Ctx<'_>) -> Result<(), BotError> {
-    ctx.require(domain::Permission::Sell)?;
-    not_available(ctx, "feature-commission").await
 }
 
 /// `/withdraw` (sellers).
