@@ -192,7 +192,15 @@ pub async fn spawn(
                 return Ok(());
             }
         };
-        let reader = TesseractReader::new(None).context("receipt OCR (MRJ_OCR=false turns it off)")?;
+        // OCR only helps the admins: without Tesseract, receipts are still
+        // queued for them, so this is a loud error, not a refusal to start.
+        let reader = match TesseractReader::new(None) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "receipt OCR is off (install tesseract-ocr, or set MRJ_OCR=false)");
+                return Ok(());
+            }
+        };
         let worker = OcrWorker {
             commands: commands.clone(),
             reader: Arc::new(reader),

@@ -6,13 +6,9 @@ use domain::reference::ReferenceEvent;
 use domain::AnyEvent;
 use eventstore::StoredEvent;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
+use crate::models::id;
 use crate::Projector;
-
-fn id(event: &StoredEvent) -> Result<Uuid, sqlx::Error> {
-    Uuid::parse_str(&event.aggregate_id).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
 
 /// `gateway_payments`: Zarinpal and USDT payments with their evidence.
 pub struct GatewayPayments;

@@ -53,7 +53,7 @@ pub fn all() -> Vec<Box<dyn Projector>> {
     ]
 }
 
-fn id(event: &StoredEvent) -> Result<Uuid, sqlx::Error> {
+pub(crate) fn id(event: &StoredEvent) -> Result<Uuid, sqlx::Error> {
     Uuid::parse_str(&event.aggregate_id).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
