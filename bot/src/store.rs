@@ -134,8 +134,6 @@ pub enum Session {
         plan: Uuid,
     },
     AddCard,
-    /// Live chat and broadcasts (see `handlers::ops`).
-    Ops { ops: crate::handlers::ops::OpsState },
 }
 
 #[derive(Clone)]
