@@ -35,6 +35,15 @@ pub struct BenchArgs {
     /// Keep the scratch database instead of dropping it.
     #[arg(long)]
     keep: bool,
+    /// `bench bot`: customers who each send /start and then the updates below.
+    #[arg(long, default_value_t = 500)]
+    bot_users: usize,
+    /// `bench bot`: updates per customer after /start (commands and button presses).
+    #[arg(long, default_value_t = 16)]
+    bot_updates: usize,
+    /// `bench bot`: lanes (updates handled at once).
+    #[arg(long, default_value_t = 16)]
+    bot_lanes: usize,
     /// `bench panels`: fake 3x-UI panels to provision onto and sync.
     #[arg(long, default_value_t = 3)]
     panels: usize,
@@ -47,6 +56,7 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<()> {
     match args.area.as_deref() {
         Some("ocr") => return tokio::task::block_in_place(|| crate::gateways::bench_ocr(args.receipts, args.receipts_dir.clone())),
         Some("panels") => return crate::panels_cli::bench_main(config, args.panels, args.clients_per_panel, args.keep).await,
+        Some("bot") => return crate::bot_cli::bench(config, args.bot_users, args.bot_updates, args.bot_lanes, args.keep).await,
         Some(other) => anyhow::bail!("unknown bench area `{other}` (try `ocr`, or none for the event store)"),
         None => {}
     }

@@ -26,6 +26,10 @@ pub struct Config {
     #[arg(long, env = "MRJ_DB_POOL", default_value_t = 20, global = true)]
     pub db_pool: u32,
 
+    /// The Telegram bot: token, API URL, webhook.
+    #[command(flatten)]
+    pub telegram: crate::bot_cli::TelegramArgs,
+
     /// 3x-UI panels: secret key, brand, timeouts.
     #[command(flatten)]
     pub panels: crate::panels_cli::PanelsConfig,

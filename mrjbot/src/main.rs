@@ -4,6 +4,7 @@
 
 mod admin;
 mod bench;
+mod bot_cli;
 mod commerce;
 mod config;
 mod gateways;
@@ -124,6 +125,9 @@ enum Command {
     /// Measure appends, projection lag through each feed, and rebuild speed
     /// on a scratch database created on the DATABASE_URL server.
     Bench(bench::BenchArgs),
+    /// Run only the Telegram bot (and its notifier); `serve` runs it too
+    /// when TELEGRAM_BOT_TOKEN is set.
+    Bot,
 }
 
 #[derive(Subcommand)]
@@ -161,6 +165,7 @@ async fn run() -> Result<()> {
     config.ops.apply()?;
     match cli.command {
         Command::Bench(args) => return bench::run(&config, args).await,
+        Command::Bot => bot_cli::run_only(&config).await?,
         Command::Migrate => {
             let pool = connect(&config).await?;
             let applied = eventstore::migrate(&pool).await?;

@@ -118,6 +118,8 @@ pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
     // Payment gateways and receipt OCR (issue 6): Zarinpal callback and reconciler, USDT watcher, OCR worker.
     crate::gateways::spawn(&args.gateways, &Commands::new(pool.clone()), feed.clone(), &mut tasks, &shutdown).await?;
     crate::panels_cli::spawn(config, &args.panels, &pool, feed.clone(), &shutdown, &mut tasks)?;
+    // The Telegram bot (issue 4), when TELEGRAM_BOT_TOKEN is set.
+    crate::bot_cli::spawn(config, &pool, feed.clone(), &shutdown, &mut tasks).await?;
     // Scheduled backups (issue 7): one per slot while the backups feature is on and licensed.
     let backup_scheduler = args.backups.scheduler(config, Commands::new(pool.clone()))?;
     tasks.spawn(backup_scheduler.run_until_stopped(shutdown.clone()));
