@@ -87,7 +87,9 @@ pub async fn spawn(
         return Ok(());
     };
     let bot_config = bot_config(&config.telegram, token, config.panels.secret_key.as_deref());
-    let app = bot::build(&bot_config, pool.clone()).await.context("cannot start the Telegram bot")?;
+    let app = bot::build(&bot_config, pool.clone())
+        .await
+        .context("cannot start the Telegram bot")?;
     tracing::info!(bot = %app.bot_username, mode = ?bot_config.mode, "Telegram bot started");
     for task in bot::spawn(app, bot_config, feed, Duration::from_secs(600), shutdown.clone()) {
         tasks.spawn(async move {
@@ -117,7 +119,9 @@ pub async fn run_only(config: &Config) -> Result<()> {
         None => Arc::new(workers::DirectFeed::new(pool.clone())),
     };
     let bot_config = bot_config(&config.telegram, token, config.panels.secret_key.as_deref());
-    let app = bot::build(&bot_config, pool.clone()).await.context("cannot start the Telegram bot")?;
+    let app = bot::build(&bot_config, pool.clone())
+        .await
+        .context("cannot start the Telegram bot")?;
     tracing::info!(bot = %app.bot_username, mode = ?bot_config.mode, "Telegram bot running; Ctrl-C or SIGTERM stops");
     let (stop, shutdown) = Shutdown::new();
     let tasks = bot::spawn(app, bot_config, feed, Duration::from_secs(600), shutdown);
