@@ -260,11 +260,20 @@ impl Commands {
     }
 
     pub async fn record_backup_failed(&self, name: &str, reason: String, at: DateTime<Utc>) -> Result<(), CommandError> {
-        self.settings.backups.execute(name, BackupCommand::RecordFailed { reason, at }).await?;
+        self.settings
+            .backups
+            .execute(name, BackupCommand::RecordFailed { reason, at })
+            .await?;
         Ok(())
     }
 
-    pub async fn record_backup_uploaded(&self, name: &str, chat_id: i64, message_ids: Vec<i64>, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn record_backup_uploaded(
+        &self,
+        name: &str,
+        chat_id: i64,
+        message_ids: Vec<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
         self.settings
             .backups
             .execute(name, BackupCommand::RecordUploaded { chat_id, message_ids, at })
@@ -272,7 +281,13 @@ impl Commands {
         Ok(())
     }
 
-    pub async fn record_backup_upload_failed(&self, name: &str, chat_id: i64, reason: String, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn record_backup_upload_failed(
+        &self,
+        name: &str,
+        chat_id: i64,
+        reason: String,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
         self.settings
             .backups
             .execute(name, BackupCommand::RecordUploadFailed { chat_id, reason, at })
@@ -281,7 +296,13 @@ impl Commands {
     }
 
     /// Recorded in a freshly restored database.
-    pub async fn record_backup_restored(&self, name: &str, database: &str, head_position: i64, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn record_backup_restored(
+        &self,
+        name: &str,
+        database: &str,
+        head_position: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
         self.settings
             .backups
             .execute(

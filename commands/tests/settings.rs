@@ -61,14 +61,20 @@ async fn a_feature_outside_the_license_stays_off_until_a_license_covers_it() {
         err.to_string(),
         "chat is outside the license: no license is installed (install one with `mrjbot license install`)"
     );
-    assert!(matches!(cmd.require_feature(Feature::Chat, now).await, Err(CommandError::FeatureOff(Feature::Chat))));
+    assert!(matches!(
+        cmd.require_feature(Feature::Chat, now).await,
+        Err(CommandError::FeatureOff(Feature::Chat))
+    ));
     assert!(cmd.feature_enabled(Feature::Points, now).await.unwrap(), "points need no license");
 
     // A key from another vendor is refused and writes nothing.
     let head = eventstore::head(&db.pool).await.unwrap();
     let (stranger, _) = vendor();
     let foreign = stranger.issue(&claims(&[Feature::Chat], 1, now, 30)).unwrap();
-    assert!(matches!(cmd.install_license(&Actor::System, &foreign, now).await, Err(CommandError::LicenseKey(_))));
+    assert!(matches!(
+        cmd.install_license(&Actor::System, &foreign, now).await,
+        Err(CommandError::LicenseKey(_))
+    ));
     assert_eq!(eventstore::head(&db.pool).await.unwrap(), head);
 
     let key = issuer.issue(&claims(&[Feature::Chat, Feature::Backups], 2, now, 30)).unwrap();
@@ -129,7 +135,10 @@ async fn concurrent_toggles_each_flip_once_and_staff_need_the_permission() {
         .await
         .unwrap();
     assert_eq!(flips, 9);
-    assert!(cmd.feature_toggles().await.unwrap().is_enabled(Feature::Ai), "nine flips from off end on");
+    assert!(
+        cmd.feature_toggles().await.unwrap().is_enabled(Feature::Ai),
+        "nine flips from off end on"
+    );
 
     let support = Actor::user(CustomerId(5), [Permission::AnswerSupport]);
     let err = cmd.set_feature(&support, Feature::Ai, false, now).await.unwrap_err();
@@ -146,7 +155,10 @@ async fn racing_registrations_never_exceed_the_licensed_panel_count() {
 
     // Unlicensed: one panel.
     let first = cmd.register_panel(&Actor::System, panel_spec(0), credentials(), now).await.unwrap();
-    let err = cmd.register_panel(&Actor::System, panel_spec(1), credentials(), now).await.unwrap_err();
+    let err = cmd
+        .register_panel(&Actor::System, panel_spec(1), credentials(), now)
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "another panel is outside the license: no license is installed (install one with `mrjbot license install`)"
@@ -176,7 +188,9 @@ async fn racing_registrations_never_exceed_the_licensed_panel_count() {
 
     // Retiring a panel frees its slot.
     cmd.retire_panel(&Actor::System, first, now).await.unwrap();
-    cmd.register_panel(&Actor::System, panel_spec(20), credentials(), now).await.unwrap();
+    cmd.register_panel(&Actor::System, panel_spec(20), credentials(), now)
+        .await
+        .unwrap();
     assert_eq!(cmd.registered_panels().await.unwrap(), 3);
     db.drop_database().await.unwrap();
 }
@@ -216,15 +230,28 @@ async fn a_running_process_sees_a_toggle_without_restarting() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let other_process = Commands::new(db.pool.clone()).with_license_verifier(cmd.license_verifier().clone());
     other_process
-        .install_license(&Actor::System, &issuer.issue(&claims(&[Feature::Backups], 1, now, 30)).unwrap(), now)
+        .install_license(
+            &Actor::System,
+            &issuer.issue(&claims(&[Feature::Backups], 1, now, 30)).unwrap(),
+            now,
+        )
         .await
         .unwrap();
-    other_process.set_feature(&Actor::System, Feature::Backups, true, now).await.unwrap();
+    other_process
+        .set_feature(&Actor::System, Feature::Backups, true, now)
+        .await
+        .unwrap();
     wait_for(true).await;
     assert!(matches!(cache.entitlements(now).state, LicenseState::Valid { .. }));
-    other_process.set_feature(&Actor::System, Feature::Backups, false, now).await.unwrap();
+    other_process
+        .set_feature(&Actor::System, Feature::Backups, false, now)
+        .await
+        .unwrap();
     wait_for(false).await;
-    assert!(matches!(cache.check(Feature::Backups, now), Err(CommandError::FeatureOff(Feature::Backups))));
+    assert!(matches!(
+        cache.check(Feature::Backups, now),
+        Err(CommandError::FeatureOff(Feature::Backups))
+    ));
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(5), follower).await.unwrap().unwrap();

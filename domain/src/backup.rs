@@ -225,12 +225,7 @@ impl Aggregate for Backup {
                 if self.uploaded {
                     return Err(BackupError::AlreadyUploaded);
                 }
-                BackupEvent::BackupUploadFailed {
-                    name,
-                    chat_id,
-                    reason,
-                    at,
-                }
+                BackupEvent::BackupUploadFailed { name, chat_id, reason, at }
             }
             BackupCommand::RecordRestored {
                 name,
@@ -321,7 +316,10 @@ mod tests {
             by: Actor::System,
             at: t0(),
         };
-        Given::with(()).given_no_previous_events().when(start.clone()).then_expect_events(vec![started()]);
+        Given::with(())
+            .given_no_previous_events()
+            .when(start.clone())
+            .then_expect_events(vec![started()]);
         Given::with(())
             .given(vec![started()])
             .when(start)

@@ -139,7 +139,14 @@ impl FeatureToggles {
         self.switched.get(&feature).copied().unwrap_or(feature.default_enabled())
     }
 
-    fn decide(&self, feature: Feature, enabled: bool, license: &Entitlements, by: &Actor, at: DateTime<Utc>) -> Result<Option<FeatureEvent>, FeatureError> {
+    fn decide(
+        &self,
+        feature: Feature,
+        enabled: bool,
+        license: &Entitlements,
+        by: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Option<FeatureEvent>, FeatureError> {
         by.require(Permission::ManageSettings)?;
         if self.is_enabled(feature) == enabled {
             return Ok(None);

@@ -181,7 +181,9 @@ impl Entitlements {
         match &self.state {
             LicenseState::Unlicensed => LicenseRefusal::NoLicense,
             LicenseState::Lapsed {
-                expired_at, grace_ended_at, ..
+                expired_at,
+                grace_ended_at,
+                ..
             } => LicenseRefusal::Lapsed {
                 expired_at: *expired_at,
                 grace_ended_at: *grace_ended_at,
@@ -195,9 +197,10 @@ impl Entitlements {
     /// A line for the operator when the license needs attention soon (or now).
     pub fn warning(&self, at: DateTime<Utc>) -> Option<String> {
         match &self.state {
-            LicenseState::Valid { expires_at, .. } if *expires_at - at <= Duration::days(14) => {
-                Some(format!("the license expires on {}: install a renewed license before then", day(expires_at)))
-            }
+            LicenseState::Valid { expires_at, .. } if *expires_at - at <= Duration::days(14) => Some(format!(
+                "the license expires on {}: install a renewed license before then",
+                day(expires_at)
+            )),
             LicenseState::Grace {
                 expired_at, grace_ends_at, ..
             } => Some(format!(
@@ -206,7 +209,9 @@ impl Entitlements {
                 day(grace_ends_at)
             )),
             LicenseState::Lapsed {
-                expired_at, grace_ended_at, ..
+                expired_at,
+                grace_ended_at,
+                ..
             } => Some(format!(
                 "the license expired on {} and its grace period ended on {}: licensed features are off",
                 day(expired_at),
@@ -221,9 +226,17 @@ impl Entitlements {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LicenseRefusal {
     NoLicense,
-    NotIncluded { licensed: Vec<Feature> },
-    Lapsed { expired_at: DateTime<Utc>, grace_ended_at: DateTime<Utc> },
-    PanelLimit { allowed: u32, registered: u32 },
+    NotIncluded {
+        licensed: Vec<Feature>,
+    },
+    Lapsed {
+        expired_at: DateTime<Utc>,
+        grace_ended_at: DateTime<Utc>,
+    },
+    PanelLimit {
+        allowed: u32,
+        registered: u32,
+    },
 }
 
 impl fmt::Display for LicenseRefusal {
@@ -233,7 +246,10 @@ impl fmt::Display for LicenseRefusal {
                 write!(f, "no license is installed (install one with `mrjbot license install`)")
             }
             LicenseRefusal::NotIncluded { licensed } if licensed.is_empty() => {
-                write!(f, "the license includes no optional features; ask your vendor for one that includes it")
+                write!(
+                    f,
+                    "the license includes no optional features; ask your vendor for one that includes it"
+                )
             }
             LicenseRefusal::NotIncluded { licensed } => {
                 let names: Vec<&str> = licensed.iter().map(|f| f.name()).collect();
@@ -509,7 +525,10 @@ mod tests {
     fn malformed_claims_and_strangers_are_refused() {
         let mut c = claims(30);
         c.max_panels = 0;
-        Given::with(()).given_no_previous_events().when(install(c, t0())).then_expect_error(LicenseError::NoPanels);
+        Given::with(())
+            .given_no_previous_events()
+            .when(install(c, t0()))
+            .then_expect_error(LicenseError::NoPanels);
         let mut c = claims(30);
         c.licensee = "  ".into();
         Given::with(())
@@ -544,14 +563,20 @@ mod tests {
         let c = claims(30);
         let valid = c.entitlements(t0() + Duration::days(29));
         assert!(valid.allows(Feature::Chat).is_ok());
-        assert_eq!(valid.warning(t0() + Duration::days(29)).unwrap(), "the license expires on 2026-12-01: install a renewed license before then");
+        assert_eq!(
+            valid.warning(t0() + Duration::days(29)).unwrap(),
+            "the license expires on 2026-12-01: install a renewed license before then"
+        );
         assert!(c.entitlements(t0()).warning(t0()).is_none());
 
         let grace = c.entitlements(t0() + Duration::days(33));
         assert!(matches!(grace.state, LicenseState::Grace { .. }));
         assert!(grace.allows(Feature::Backups).is_ok());
         assert_eq!(grace.max_panels, 2);
-        assert!(grace.warning(t0()).unwrap().contains("keep working until 2026-12-08 (grace period)"));
+        assert!(grace
+            .warning(t0())
+            .unwrap()
+            .contains("keep working until 2026-12-08 (grace period)"));
 
         let lapsed = c.entitlements(t0() + Duration::days(37));
         let denied = lapsed.allows(Feature::Chat).unwrap_err();

@@ -148,10 +148,7 @@ impl Verifier {
             .and_then(|b| b.try_into().ok())
             .ok_or(LicensingError::Malformed)?;
         self.key
-            .verify(
-                format!("{prefix}.{claims}").as_bytes(),
-                &Signature::from_bytes(&signature),
-            )
+            .verify(format!("{prefix}.{claims}").as_bytes(), &Signature::from_bytes(&signature))
             .map_err(|_| LicensingError::BadSignature)?;
         let json = URL_SAFE_NO_PAD.decode(claims).map_err(|_| LicensingError::Malformed)?;
         let claims: LicenseClaims = serde_json::from_slice(&json).map_err(|_| LicensingError::Malformed)?;
@@ -239,7 +236,10 @@ mod tests {
         c.max_panels = 0;
         assert_eq!(issuer.issue(&c), Err(LicensingError::Claims(LicenseError::NoPanels)));
         assert_eq!(Issuer::from_secret("nonsense").unwrap_err(), LicensingError::BadSecretKey);
-        assert_eq!(Verifier::from_public("mrj-license-public-v1:AAAA").unwrap_err(), LicensingError::BadPublicKey);
+        assert_eq!(
+            Verifier::from_public("mrj-license-public-v1:AAAA").unwrap_err(),
+            LicensingError::BadPublicKey
+        );
         assert!(!format!("{issuer:?}").contains("secret"));
     }
 

@@ -33,7 +33,9 @@ pub struct OpsConfig {
 impl OpsConfig {
     /// Applies the license key override, once, before any command runs.
     pub fn apply(&self) -> Result<()> {
-        let Some(key) = &self.license_public_key else { return Ok(()) };
+        let Some(key) = self.license_public_key.as_deref().filter(|k| !k.trim().is_empty()) else {
+            return Ok(());
+        };
         if !cfg!(debug_assertions) {
             bail!("--license-public-key (MRJ_LICENSE_PUBLIC_KEY) is for tests and development builds only");
         }
@@ -251,6 +253,18 @@ async fn user(pool: &PgPool, s: &str) -> Result<CustomerId> {
             .bind(name)
             .fetch_optional(pool)
             .await?;
+        // The read model may lag (no `serve` running): the registration event says it too.
+        let id = match id {
+            Some(id) => Some(id),
+            None => sqlx::query_scalar::<_, String>(
+                "SELECT aggregate_id FROM events WHERE aggregate_type = 'Customer' AND event_type = 'CustomerRegistered' \
+                 AND lower(payload->'CustomerRegistered'->>'username') = lower($1) ORDER BY position DESC LIMIT 1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .and_then(|s| s.parse().ok()),
+        };
         return id.map(CustomerId).with_context(|| format!("no customer with username @{name}"));
     }
     CustomerId::parse(s).map_err(|_| anyhow::anyhow!("{s:?} is neither a Telegram id nor an @username"))
@@ -344,7 +358,11 @@ pub async fn redeem_points(pool: &PgPool, who: &str, what: &str, subscription: O
     let redeemed = cmd.redeem_points(&Actor::System, id, r.clone(), now).await?;
     let left = cmd.points_account(id).await?.balance;
     match redeemed.code {
-        Some(code) => println!("{id} redeemed {} points for {}: code {code}; {left} points left", redeemed.points, r.kind()),
+        Some(code) => println!(
+            "{id} redeemed {} points for {}: code {code}; {left} points left",
+            redeemed.points,
+            r.kind()
+        ),
         None => println!("{id} redeemed {} points for {}; {left} points left", redeemed.points, r.kind()),
     }
     Ok(())
@@ -353,7 +371,8 @@ pub async fn redeem_points(pool: &PgPool, who: &str, what: &str, subscription: O
 pub async fn switch_location(pool: &PgPool, subscription: Uuid, location: &str) -> Result<()> {
     let cmd = Commands::new(pool.clone());
     let to = Location::parse(location).map_err(|e| anyhow::anyhow!("{e}"))?;
-    cmd.request_location_switch(&Actor::System, subscription, to.clone(), Utc::now()).await?;
+    cmd.request_location_switch(&Actor::System, subscription, to.clone(), Utc::now())
+        .await?;
     println!("subscription {subscription}: switch to {to} requested; the provisioner moves the client and then removes the old one");
     Ok(())
 }
@@ -423,7 +442,11 @@ pub async fn restore(config: &Config, files: Vec<PathBuf>, sha256: Option<String
         m.created_at.format("%Y-%m-%d %H:%M:%SZ"),
         report.database,
         report.head_position,
-        if report.verified.file_checksum_checked { " (file and contents)" } else { " (contents; no .sha256 file or --sha256 to check the whole file)" }
+        if report.verified.file_checksum_checked {
+            " (file and contents)"
+        } else {
+            " (contents; no .sha256 file or --sha256 to check the whole file)"
+        }
     );
     if !report.migrated.is_empty() {
         println!("migrations applied after the restore: {:?}", report.migrated);
@@ -502,7 +525,10 @@ pub async fn license(pool: Option<&PgPool>, c: LicenseCommand) -> Result<()> {
             let now = Utc::now();
             let status = cmd.license_status(now).await?;
             match &status.installed {
-                None => println!("no license installed: {} panel, no optional features", status.entitlements.max_panels),
+                None => println!(
+                    "no license installed: {} panel, no optional features",
+                    status.entitlements.max_panels
+                ),
                 Some(l) => println!(
                     "license {} for {}: issued {}, expires {}, grace {} days; {} panel(s) allowed, {} registered; features: {}",
                     l.claims.license_id,
