@@ -96,6 +96,8 @@ pub enum Action {
     Servers,
     Broadcast,
     License,
+    /// Live chat and broadcasts (see `handlers::ops`).
+    Ops(crate::handlers::ops::OpsAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,6 +231,11 @@ impl Action {
             A::Servers => Writer::tag(63),
             A::Broadcast => Writer::tag(64),
             A::License => Writer::tag(65),
+            A::Ops(o) => {
+                let mut w = Writer::tag(70);
+                w.0.extend(o.encode());
+                w
+            }
         };
         w.0
     }
@@ -315,6 +322,11 @@ impl Action {
             63 => A::Servers,
             64 => A::Broadcast,
             65 => A::License,
+            70 => {
+                let action = A::Ops(crate::handlers::ops::OpsAction::decode(r.0)?);
+                r.0 = &[];
+                action
+            }
             _ => return Err(CallbackError::Malformed),
         };
         r.end()?;

@@ -131,6 +131,9 @@ pub enum Input {
     /// A photo (largest size) or an image/PDF document: a receipt.
     File {
         file_id: String,
+        /// A photo (as opposed to a document).
+        photo: bool,
+        caption: Option<String>,
     },
     Text(String),
     /// Anything else (stickers, edits, other update kinds): ignored.
@@ -163,10 +166,14 @@ fn from_message(m: &Message, bot_username: &str) -> Option<(i64, Sender, Input)>
     let input = if let Some(photo) = m.photo().and_then(|p| p.iter().max_by_key(|s| s.width * s.height)) {
         Input::File {
             file_id: photo.file.id.0.clone(),
+            photo: true,
+            caption: m.caption().map(str::to_string),
         }
     } else if let Some(doc) = m.document() {
         Input::File {
             file_id: doc.file.id.0.clone(),
+            photo: false,
+            caption: m.caption().map(str::to_string),
         }
     } else if let Some(text) = m.text() {
         match Command::parse(text, bot_username) {

@@ -134,6 +134,10 @@ pub enum Session {
         plan: Uuid,
     },
     AddCard,
+    /// Live chat and broadcasts (see `handlers::ops`).
+    Ops {
+        ops: crate::handlers::ops::OpsState,
+    },
 }
 
 #[derive(Clone)]

@@ -78,6 +78,12 @@ const CATALOG: &[(&str, &str, &str)] = &[
     ("c-closed", "✔️ The chat is closed. How did we do?", "✔️ گفتگو بسته شد. از پاسخ ما چقدر راضی بودید؟"),
     ("c-thanks", "🙏 Thank you for rating us {stars}.", "🙏 از امتیاز {stars} شما سپاسگزاریم."),
     ("c-received", "✉️ Sent to support.", "✉️ برای پشتیبانی ارسال شد."),
+    ("c-no-chat", "You have no open chat with support. Send /support to open one.", "گفتگوی بازی با پشتیبانی ندارید. برای شروع /support را بفرستید."),
+    (
+        "q-list",
+        "⚡ <b>Quick replies</b>. Send <code>title = text</code> to save one, <code>-title</code> to remove one.",
+        "⚡ <b>پاسخ‌های آماده</b>. برای ذخیره <code>عنوان = متن</code> و برای حذف <code>-عنوان</code> را بفرستید.",
+    ),
     ("a-new-chat", "💬 New chat from {who} (chat #{number}). {count} message(s) so far:", "💬 گفتگوی جدید از {who} (گفتگوی #{number}). {count} پیام تا کنون:"),
     ("a-customer-says", "💬 {who}:\n{text}", "💬 {who}:\n{text}"),
     ("a-replying", "✍️ Your next messages go to {who}. Send /endchat to close the chat.", "✍️ پیام‌های بعدی شما برای {who} ارسال می‌شود. برای بستن گفتگو /endchat را بفرستید."),
@@ -208,9 +214,16 @@ mod tests {
     #[test]
     fn a_missing_key_is_visible() {
         assert_eq!(t(Language::En, "nope", &[]), "⟦nope⟧");
-        assert_eq!(t(Language::En, "g-agent-online", &[("agent", "@ali".into())]), "🟢 Agent @ali is online");
+        assert_eq!(
+            t(Language::En, "g-agent-online", &[("agent", "@ali".into())]),
+            "🟢 Agent @ali is online"
+        );
         // A value is never read as a template.
-        let text = t(Language::En, "b-confirm", &[("segment", "all".into()), ("text", "{segment}".into())]);
+        let text = t(
+            Language::En,
+            "b-confirm",
+            &[("segment", "all".into()), ("text", "{segment}".into())],
+        );
         assert!(text.ends_with("{segment}"), "{text}");
     }
 }

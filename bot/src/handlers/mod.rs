@@ -3,6 +3,7 @@
 //! yet live in [`unavailable`] and say so.
 pub mod admin;
 pub mod commerce;
+pub mod ops;
 pub mod payment;
 pub mod plans;
 pub mod profile;
@@ -120,7 +121,11 @@ async fn route(ctx: &Ctx<'_>, input: Input, newcomer: bool) -> Result<(), BotErr
             tracing::warn!(user = ctx.user, %error, "refused a forged or foreign button");
             ctx.ack(Some(ctx.t("error-bad-button")), true).await
         }
-        Input::File { file_id } => payment::on_file(ctx, file_id).await,
+        Input::File { file_id, photo, caption } => match ctx.session().await? {
+            // A photo or file for a live chat (issue 7); otherwise a receipt.
+            Session::Ops { ops } if ops::on_file(ctx, ops.clone(), file_id.clone(), photo, caption).await? => Ok(()),
+            _ => payment::on_file(ctx, file_id).await,
+        },
         Input::Text(text) => on_text(ctx, text).await,
         Input::Other => Ok(()),
     }
@@ -139,7 +144,7 @@ async fn command(ctx: &Ctx<'_>, c: Command, newcomer: bool) -> Result<(), BotErr
         Command::Profile => profile::profile(ctx).await,
         Command::Payment => payment::list(ctx).await,
         Command::Points => commerce::points(ctx).await,
-        Command::Support | Command::Chat => unavailable::live_chat(ctx).await,
+        Command::Support | Command::Chat => ops::support(ctx).await,
         Command::Admin => admin::menu(ctx).await,
         Command::Users => admin::users::prompt(ctx).await,
         Command::Payments => admin::queue::show(ctx).await,
@@ -155,13 +160,14 @@ async fn command(ctx: &Ctx<'_>, c: Command, newcomer: bool) -> Result<(), BotErr
         Command::Stats => admin::reports::stats(ctx).await,
         Command::Reports => admin::reports::reports(ctx, 7).await,
         Command::Servers => admin::reports::servers(ctx).await,
-        Command::Broadcast => unavailable::broadcast(ctx).await,
+        Command::Broadcast => ops::broadcast_menu(ctx).await,
         Command::License => unavailable::license(ctx).await,
         Command::Seller => seller::menu(ctx).await,
         Command::Sales => seller::sales(ctx).await,
         Command::Commission => commerce::commission(ctx).await,
         Command::Withdraw => unavailable::withdraw(ctx).await,
         Command::Balance => seller::balance(ctx).await,
+        Command::Unknown(name) if ops::command(ctx, &name).await? => Ok(()),
         Command::Unknown(_) => ctx.send(crate::app::Screen::new(ctx.t("unknown-command"))).await.map(|_| ()),
     }
 }
@@ -219,7 +225,8 @@ async fn callback(ctx: &Ctx<'_>, action: Action) -> Result<(), BotError> {
         A::Stats => admin::reports::stats(ctx).await,
         A::Reports(d) => admin::reports::reports(ctx, d).await,
         A::Servers => admin::reports::servers(ctx).await,
-        A::Broadcast => unavailable::broadcast(ctx).await,
+        A::Broadcast => ops::broadcast_menu(ctx).await,
+        A::Ops(a) => ops::callback(ctx, a).await,
         A::License => unavailable::license(ctx).await,
     }
 }
@@ -240,6 +247,7 @@ async fn on_text(ctx: &Ctx<'_>, text: String) -> Result<(), BotError> {
         Session::AddPlan => admin::catalog::add_plan(ctx, &text).await,
         Session::PlanPrice { plan } => admin::catalog::set_price(ctx, plan, &text).await,
         Session::AddCard => admin::catalog::add_card(ctx, &text).await,
+        Session::Ops { ops } => ops::on_text(ctx, ops, text).await,
     }
 }
 
