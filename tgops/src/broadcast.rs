@@ -73,10 +73,11 @@ pub struct BroadcastReport {
 
 /// Row counts by state.
 pub async fn figures(pool: &PgPool, id: Uuid) -> Result<(DeliveryFigures, i64, i64), sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, count(*) FROM broadcast_deliveries WHERE broadcast_id = $1 GROUP BY state")
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM broadcast_deliveries WHERE broadcast_id = $1 GROUP BY state")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
     let mut f = DeliveryFigures::default();
     let (mut pending, mut sending) = (0, 0);
     for (state, n) in rows {
@@ -98,12 +99,13 @@ pub async fn figures(pool: &PgPool, id: Uuid) -> Result<(DeliveryFigures, i64, i
 /// The report of campaign `id` (`None` if the read model does not have it yet).
 pub async fn report(pool: &PgPool, id: Uuid) -> Result<Option<BroadcastReport>, sqlx::Error> {
     type Row = (String, String, Option<i64>, Option<DateTime<Utc>>);
-    let row: Option<Row> =
-        sqlx::query_as("SELECT status, segment_label, recipients, completed_at FROM broadcasts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    let Some((status, segment, recipients, completed_at)) = row else { return Ok(None) };
+    let row: Option<Row> = sqlx::query_as("SELECT status, segment_label, recipients, completed_at FROM broadcasts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some((status, segment, recipients, completed_at)) = row else {
+        return Ok(None);
+    };
     let (figures, pending, sending) = figures(pool, id).await?;
     Ok(Some(BroadcastReport {
         id,
@@ -361,7 +363,9 @@ impl BroadcastWorker {
                 .bind(id)
                 .fetch_optional(self.pool())
                 .await?;
-        let Some((Some(chat), Some(message), segment, recipients)) = row else { return Ok(()) };
+        let Some((Some(chat), Some(message), segment, recipients)) = row else {
+            return Ok(());
+        };
         {
             let mut last = self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
@@ -420,7 +424,10 @@ impl BroadcastWorker {
             }
             match campaign.status {
                 BroadcastStatus::Created => {
-                    let segment = campaign.segment.clone().ok_or(FeedError::Malformed("a broadcast without a segment".into()))?;
+                    let segment = campaign
+                        .segment
+                        .clone()
+                        .ok_or(FeedError::Malformed("a broadcast without a segment".into()))?;
                     self.start(id, &segment, now).await?;
                     report.started += 1;
                     continue;

@@ -72,7 +72,9 @@ impl Courier {
             _ => None,
         };
         if let Some(panel) = panel {
-            if let Some(AnyEvent::Panel(domain::panel::PanelEvent::PanelRegistered { spec, .. })) = self.first_event("Panel", &panel).await? {
+            if let Some(AnyEvent::Panel(domain::panel::PanelEvent::PanelRegistered { spec, .. })) =
+                self.first_event("Panel", &panel).await?
+            {
                 facts.0.insert(format!("panel:{panel}"), spec.name);
             }
         }
@@ -166,7 +168,11 @@ impl Consumer for Courier {
         let mut last = start;
         for e in events.iter().filter(|e| e.position > start) {
             if e.position != last + 1 {
-                return Err(FeedError::Malformed(format!("expected position {} but got {}", last + 1, e.position)));
+                return Err(FeedError::Malformed(format!(
+                    "expected position {} but got {}",
+                    last + 1,
+                    e.position
+                )));
             }
             for row in self.render(e, &mut names).await? {
                 rows.push((e.position, row));

@@ -107,7 +107,10 @@ impl Dispatcher {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() > 0 {
-            tracing::warn!(rows = done.rows_affected(), "outbox sends interrupted by a stopped process marked uncertain");
+            tracing::warn!(
+                rows = done.rows_affected(),
+                "outbox sends interrupted by a stopped process marked uncertain"
+            );
         }
         Ok(done.rows_affected())
     }
@@ -156,7 +159,9 @@ impl Dispatcher {
         .bind(self.config.max_lines as i64)
         .fetch_all(&mut *tx)
         .await?;
-        let Some((_, state, kind, _, due, _)) = rows.first() else { return Ok(None) };
+        let Some((_, state, kind, _, due, _)) = rows.first() else {
+            return Ok(None);
+        };
         if state != "pending" || !*due {
             return Ok(None);
         }
@@ -206,7 +211,14 @@ impl Dispatcher {
         Body::html(bodies.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join("\n"))
     }
 
-    async fn finish(&self, attempt: Uuid, state: &str, message_id: Option<i64>, wait: Option<Duration>, error: Option<String>) -> Result<(), sqlx::Error> {
+    async fn finish(
+        &self,
+        attempt: Uuid,
+        state: &str,
+        message_id: Option<i64>,
+        wait: Option<Duration>,
+        error: Option<String>,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE tg_outbox SET state = $2, message_id = COALESCE($3, message_id), \
              sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, \
@@ -247,7 +259,8 @@ impl Dispatcher {
             Err(SendError::RetryAfter(wait)) => {
                 tracing::info!(chat, ?wait, "Telegram asked to slow down");
                 self.limiter.pause(wait).await;
-                self.finish(claimed.attempt, "pending", None, Some(wait), Some("429".into())).await?;
+                self.finish(claimed.attempt, "pending", None, Some(wait), Some("429".into()))
+                    .await?;
             }
             Err(SendError::Unavailable(e)) => {
                 let backoff = Duration::from_millis(500 * 2u64.pow(claimed.attempts.clamp(0, 7) as u32)).min(Duration::from_secs(60));
@@ -308,11 +321,10 @@ impl Dispatcher {
 
     /// When the earliest waiting row is due (to sleep no longer than that).
     async fn next_due(&self) -> Result<Option<Duration>, sqlx::Error> {
-        let secs: Option<f64> = sqlx::query_scalar(
-            "SELECT EXTRACT(EPOCH FROM (min(not_before) - now()))::float8 FROM tg_outbox WHERE state = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let secs: Option<f64> =
+            sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM (min(not_before) - now()))::float8 FROM tg_outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(secs.map(|s| Duration::from_secs_f64(s.max(0.0))))
     }
 

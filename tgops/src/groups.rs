@@ -40,7 +40,14 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [Topic::Users, Topic::Finance, Topic::Servers, Topic::Support, Topic::Backups, Topic::Toggles];
+    pub const ALL: [Topic; 6] = [
+        Topic::Users,
+        Topic::Finance,
+        Topic::Servers,
+        Topic::Support,
+        Topic::Backups,
+        Topic::Toggles,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -84,10 +91,7 @@ impl FromStr for Group {
         if chat_id == 0 {
             return Err(err());
         }
-        Ok(Group {
-            chat_id,
-            language: lang,
-        })
+        Ok(Group { chat_id, language: lang })
     }
 }
 
@@ -205,8 +209,16 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
     use Topic::*;
     let who = |c: &CustomerId| Value::Who(*c);
     let by = |b: &ActorRef| Value::By(*b);
-    let plan = || lookup.plan_of(aggregate_id).unwrap_or_else(|| aggregate_id.chars().take(8).collect());
-    let panel = || lookup.panel_name(aggregate_id).unwrap_or_else(|| aggregate_id.chars().take(8).collect());
+    let plan = || {
+        lookup
+            .plan_of(aggregate_id)
+            .unwrap_or_else(|| aggregate_id.chars().take(8).collect())
+    };
+    let panel = || {
+        lookup
+            .panel_name(aggregate_id)
+            .unwrap_or_else(|| aggregate_id.chars().take(8).collect())
+    };
     let customer_of = || aggregate_id.parse::<i64>().ok().map(CustomerId);
     Some(match event {
         AnyEvent::Customer(e) => {
@@ -216,9 +228,10 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
                     Line::new(Users, "g-registered-ref").arg("who", who(&c)).arg("referrer", who(r))
                 }
                 CustomerEvent::CustomerRegistered { .. } => Line::new(Users, "g-registered").arg("who", who(&c)),
-                CustomerEvent::CustomerBlocked { by: b, reason, .. } => {
-                    Line::new(Users, "g-blocked").arg("who", who(&c)).arg("by", by(b)).text("reason", reason)
-                }
+                CustomerEvent::CustomerBlocked { by: b, reason, .. } => Line::new(Users, "g-blocked")
+                    .arg("who", who(&c))
+                    .arg("by", by(b))
+                    .text("reason", reason),
                 CustomerEvent::CustomerUnblocked { by: b, .. } => Line::new(Users, "g-unblocked").arg("who", who(&c)).arg("by", by(b)),
                 CustomerEvent::RoleGranted { role, by: b, .. } => Line::new(Users, "g-role-granted")
                     .arg("who", who(&c))
@@ -252,9 +265,9 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
                 .arg("who", who(customer))
                 .arg("by", by(b))
                 .text("reason", reason),
-            PaymentEvent::GatewayPaymentFailed { customer, reason, .. } => {
-                Line::new(Finance, "g-gateway-failed").arg("who", who(customer)).text("reason", reason)
-            }
+            PaymentEvent::GatewayPaymentFailed { customer, reason, .. } => Line::new(Finance, "g-gateway-failed")
+                .arg("who", who(customer))
+                .text("reason", reason),
             _ => return None,
         },
         AnyEvent::Wallet(e) => {
@@ -266,7 +279,9 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
                     customer, amount, reason, ..
                 } => (customer, amount, reason, false),
             };
-            let WalletReason::Adjustment { by: b, note } = reason else { return None };
+            let WalletReason::Adjustment { by: b, note } = reason else {
+                return None;
+            };
             Line::new(Finance, if credit { "g-adjusted-credit" } else { "g-adjusted-debit" })
                 .arg("who", who(customer))
                 .arg("amount", Value::Money(*amount))
@@ -300,21 +315,21 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
                 .arg("by", by(b))
                 .arg("amount", Value::Money(*refund))
                 .text("reason", reason),
-            SubscriptionEvent::ProvisioningFailed { customer, reason, .. } => {
-                Line::new(Servers, "g-provisioning-failed").arg("who", who(customer)).text("reason", reason)
-            }
+            SubscriptionEvent::ProvisioningFailed { customer, reason, .. } => Line::new(Servers, "g-provisioning-failed")
+                .arg("who", who(customer))
+                .text("reason", reason),
             SubscriptionEvent::ClientMissingOnPanel { customer, placement, .. } => {
                 let name = lookup
                     .panel_name(&placement.panel_id.to_string())
                     .unwrap_or_else(|| placement.panel_id.to_string());
-                Line::new(Servers, "g-client-missing").arg("who", who(customer)).text("panel", &name)
+                Line::new(Servers, "g-client-missing")
+                    .arg("who", who(customer))
+                    .text("panel", &name)
             }
             _ => return None,
         },
         AnyEvent::AutoRenewal(e) => match e {
-            AutoRenewalEvent::AutoRenewalSucceeded {
-                customer, expires_at, ..
-            } => Line::new(Finance, "g-autorenew-ok")
+            AutoRenewalEvent::AutoRenewalSucceeded { customer, expires_at, .. } => Line::new(Finance, "g-autorenew-ok")
                 .text("plan", &plan())
                 .arg("who", who(customer))
                 .arg("date", Value::Date(*expires_at)),
@@ -328,9 +343,7 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
             SellerEvent::WithdrawalRequested { seller, amount, .. } => Line::new(Finance, "g-withdrawal-requested")
                 .arg("who", who(seller))
                 .arg("amount", Value::Money(*amount)),
-            SellerEvent::WithdrawalApproved {
-                seller, amount, by: b, ..
-            } => Line::new(Finance, "g-withdrawal-approved")
+            SellerEvent::WithdrawalApproved { seller, amount, by: b, .. } => Line::new(Finance, "g-withdrawal-approved")
                 .arg("who", who(seller))
                 .arg("amount", Value::Money(*amount))
                 .arg("by", by(b)),
@@ -345,23 +358,25 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
                 .arg("amount", Value::Money(*amount))
                 .arg("by", by(b))
                 .text("reason", reason),
-            SellerEvent::WithdrawalPaid {
-                seller, amount, by: b, ..
-            } => Line::new(Finance, "g-withdrawal-paid")
+            SellerEvent::WithdrawalPaid { seller, amount, by: b, .. } => Line::new(Finance, "g-withdrawal-paid")
                 .arg("who", who(seller))
                 .arg("amount", Value::Money(*amount))
                 .arg("by", by(b)),
             _ => return None,
         },
         AnyEvent::Panel(e) => match e {
-            PanelEvent::PanelRegistered { spec, by: b, .. } => Line::new(Servers, "g-panel-registered").text("panel", &spec.name).arg("by", by(b)),
+            PanelEvent::PanelRegistered { spec, by: b, .. } => {
+                Line::new(Servers, "g-panel-registered").text("panel", &spec.name).arg("by", by(b))
+            }
             PanelEvent::PanelEnabled { by: b, .. } => Line::new(Servers, "g-panel-enabled").text("panel", &panel()).arg("by", by(b)),
             PanelEvent::PanelDisabled { reason, by: b, .. } => Line::new(Servers, "g-panel-disabled")
                 .text("panel", &panel())
                 .arg("by", by(b))
                 .text("reason", reason),
             PanelEvent::PanelRetired { by: b, .. } => Line::new(Servers, "g-panel-retired").text("panel", &panel()).arg("by", by(b)),
-            PanelEvent::PanelMarkedUnhealthy { reason, .. } => Line::new(Servers, "g-panel-down").text("panel", &panel()).text("reason", reason),
+            PanelEvent::PanelMarkedUnhealthy { reason, .. } => {
+                Line::new(Servers, "g-panel-down").text("panel", &panel()).text("reason", reason)
+            }
             PanelEvent::PanelMarkedHealthy { .. } => Line::new(Servers, "g-panel-up").text("panel", &panel()),
             PanelEvent::PanelCredentialsChanged { .. } => return None,
         },
@@ -419,20 +434,24 @@ pub fn line(event: &AnyEvent, aggregate_id: &str, lookup: &dyn Lookup) -> Option
                 .text("name", name)
                 .text("size", &human_bytes(file.bytes))
                 .text("sha", file.sha256.get(..16).unwrap_or(&file.sha256)),
-            BackupEvent::BackupFailed { name, reason, .. } => Line::new(Backups, "g-backup-failed").text("name", name).text("reason", reason),
+            BackupEvent::BackupFailed { name, reason, .. } => {
+                Line::new(Backups, "g-backup-failed").text("name", name).text("reason", reason)
+            }
             BackupEvent::BackupUploaded { name, parts, .. } => Line::new(Backups, "g-backup-uploaded")
                 .text("name", name)
                 .arg("parts", Value::Number(i64::from(*parts))),
-            BackupEvent::BackupUploadFailed { name, reason, .. } => {
-                Line::new(Backups, "g-backup-upload-failed").text("name", name).text("reason", reason)
-            }
-            BackupEvent::BackupRestored { name, database, .. } => {
-                Line::new(Backups, "g-backup-restored").text("name", name).text("database", database)
-            }
+            BackupEvent::BackupUploadFailed { name, reason, .. } => Line::new(Backups, "g-backup-upload-failed")
+                .text("name", name)
+                .text("reason", reason),
+            BackupEvent::BackupRestored { name, database, .. } => Line::new(Backups, "g-backup-restored")
+                .text("name", name)
+                .text("database", database),
             BackupEvent::BackupStarted { .. } => return None,
         },
         AnyEvent::Features(e) => match e {
-            FeatureEvent::FeatureEnabled { feature, by: b, .. } => Line::new(Toggles, "g-feature-on").text("feature", feature.name()).arg("by", by(b)),
+            FeatureEvent::FeatureEnabled { feature, by: b, .. } => {
+                Line::new(Toggles, "g-feature-on").text("feature", feature.name()).arg("by", by(b))
+            }
             FeatureEvent::FeatureDisabled { feature, by: b, .. } => {
                 Line::new(Toggles, "g-feature-off").text("feature", feature.name()).arg("by", by(b))
             }

@@ -98,7 +98,11 @@ impl ReminderScheduler {
         .fetch_all(pool)
         .await?;
         for subscription in due {
-            match self.commands.run_auto_renewal(subscription, self.config.auto_renew_lead, now).await? {
+            match self
+                .commands
+                .run_auto_renewal(subscription, self.config.auto_renew_lead, now)
+                .await?
+            {
                 AutoRenewalStep::Finished { .. } => report.renewals_finished += 1,
                 AutoRenewalStep::InProgress { .. } => report.renewals_in_progress += 1,
                 AutoRenewalStep::Idle => {}

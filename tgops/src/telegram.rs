@@ -42,10 +42,7 @@ impl Body {
         }
     }
     pub fn plain(text: String) -> Body {
-        Body {
-            text,
-            ..Body::default()
-        }
+        Body { text, ..Body::default() }
     }
 }
 
@@ -207,7 +204,11 @@ struct Pacing {
 impl RateLimiter {
     /// `per_second` sends a second (at least one).
     pub fn new(per_second: f64) -> RateLimiter {
-        let per_second = if per_second.is_finite() && per_second > 0.0 { per_second } else { 1.0 };
+        let per_second = if per_second.is_finite() && per_second > 0.0 {
+            per_second
+        } else {
+            1.0
+        };
         let now = Instant::now();
         RateLimiter {
             inner: Arc::new(Mutex::new(Pacing {
@@ -294,8 +295,14 @@ mod tests {
     #[test]
     fn answers_are_sorted_by_what_they_mean_for_delivery() {
         let body = |d: &str| json!({"ok": false, "description": d, "parameters": {"retry_after": 3}});
-        assert_eq!(classify(429, &body("Too Many Requests")), SendError::RetryAfter(Duration::from_secs(3)));
-        assert!(matches!(classify(403, &body("Forbidden: bot was blocked by the user")), SendError::Blocked(_)));
+        assert_eq!(
+            classify(429, &body("Too Many Requests")),
+            SendError::RetryAfter(Duration::from_secs(3))
+        );
+        assert!(matches!(
+            classify(403, &body("Forbidden: bot was blocked by the user")),
+            SendError::Blocked(_)
+        ));
         assert!(matches!(classify(400, &body("Bad Request: chat not found")), SendError::Refused(_)));
         assert!(matches!(classify(502, &body("Bad Gateway")), SendError::Unavailable(_)));
         assert!(matches!(classify(401, &body("Unauthorized")), SendError::Unavailable(_)));
@@ -306,6 +313,9 @@ mod tests {
         // A port nobody listens on: the connection is refused, so nothing was sent.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let tg = Telegram::new("1:x", &format!("http://127.0.0.1:{port}"), Duration::from_secs(2)).unwrap();
-        assert!(matches!(tg.send(5, &Body::plain("hi".into())).await, Err(SendError::Unavailable(_))));
+        assert!(matches!(
+            tg.send(5, &Body::plain("hi".into())).await,
+            Err(SendError::Unavailable(_))
+        ));
     }
 }

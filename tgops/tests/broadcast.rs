@@ -139,7 +139,10 @@ async fn a_10000_recipient_broadcast_killed_midway_sends_nobody_twice_and_report
         let state = &rows.iter().find(|(c, _)| c == chat).unwrap().1;
         assert!(state == "blocked" || state == "uncertain", "chat {chat}: {state}");
     }
-    assert!(f.blocked + 100 >= blocked.len() as u64 && f.blocked <= blocked.len() as u64, "{f:?}");
+    assert!(
+        f.blocked + 100 >= blocked.len() as u64 && f.blocked <= blocked.len() as u64,
+        "{f:?}"
+    );
     assert_eq!((f.failed, f.skipped), (0, 0));
     assert_eq!(f.sent + f.blocked + f.uncertain, recipients);
     assert!(f.uncertain <= 100, "at most one claimed batch is cut off: {f:?}");
@@ -149,11 +152,12 @@ async fn a_10000_recipient_broadcast_killed_midway_sends_nobody_twice_and_report
     eprintln!("figures {f:?}, cut-off sends that Telegram did deliver: {uncertain_delivered}");
 
     // The blocked users are recorded with Telegram's reason.
-    let reasons: Vec<String> = sqlx::query_scalar("SELECT DISTINCT error FROM broadcast_deliveries WHERE broadcast_id = $1 AND state = 'blocked'")
-        .bind(id)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT error FROM broadcast_deliveries WHERE broadcast_id = $1 AND state = 'blocked'")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(reasons, ["Forbidden: bot was blocked by the user"]);
     // The figures are events, and the read model and the progress message show them.
     let done: (i64, i64, i64) = sqlx::query_as("SELECT sent, blocked, uncertain FROM broadcasts WHERE id = $1")
@@ -165,7 +169,11 @@ async fn a_10000_recipient_broadcast_killed_midway_sends_nobody_twice_and_report
     let shown = fake.message(ADMIN.0, progress.message_id).unwrap();
     assert!(shown.edits >= 2, "progress was shown while sending ({} edits)", shown.edits);
     assert!(shown.body().starts_with("📣 Broadcast finished"), "{}", shown.body());
-    assert!(shown.body().contains(&tgops::i18n::number(Language::En, f.sent as i64)), "{}", shown.body());
+    assert!(
+        shown.body().contains(&tgops::i18n::number(Language::En, f.sent as i64)),
+        "{}",
+        shown.body()
+    );
 
     projectors.stop().await;
     db.drop_database().await.unwrap();
@@ -217,7 +225,11 @@ async fn a_broadcast_keeps_its_rate_under_telegrams_flood_limits_and_waits_out_4
     tasks.stop().await;
 
     let statuses: Vec<u16> = fake.requests_of("sendMessage").iter().map(|r| r.status).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "only the two injected 429s: the pace never tripped the limit");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "only the two injected 429s: the pace never tripped the limit"
+    );
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 301);
     assert_eq!(r.figures.sent, 301);
     // 301 messages at 100 a second take three seconds, plus the two 429 pauses.
@@ -256,7 +268,9 @@ async fn segments_pick_location_plan_role_and_activity_and_a_cancelled_broadcast
         let admin = admin.clone();
         async move {
             cmd.register_customer(c, None, Language::En, None, now).await.unwrap();
-            cmd.adjust_wallet(&admin, c, Decimal::from(100_000), "gift".into(), now).await.unwrap();
+            cmd.adjust_wallet(&admin, c, Decimal::from(100_000), "gift".into(), now)
+                .await
+                .unwrap();
             let me = cmd.actor(c).await.unwrap();
             cmd.purchase_plan(&me, c, plan, &loc, Uuid::new_v4(), now).await.unwrap();
         }
@@ -278,8 +292,18 @@ async fn segments_pick_location_plan_role_and_activity_and_a_cancelled_broadcast
             ids
         }
     };
-    assert_eq!(pick(Segment::All).await, [1, 11, 12, 13, 14], "blocked customers never receive broadcasts");
-    assert_eq!(pick(Segment::Location { location: Location::parse("germany").unwrap() }).await, [12, 13]);
+    assert_eq!(
+        pick(Segment::All).await,
+        [1, 11, 12, 13, 14],
+        "blocked customers never receive broadcasts"
+    );
+    assert_eq!(
+        pick(Segment::Location {
+            location: Location::parse("germany").unwrap()
+        })
+        .await,
+        [12, 13]
+    );
     assert_eq!(pick(Segment::Plan { plan: basic }).await, [11, 13]);
     assert_eq!(pick(Segment::Role { role: RoleName::Seller }).await, [14]);
     assert_eq!(pick(Segment::Role { role: RoleName::Admin }).await, [1]);
@@ -289,17 +313,23 @@ async fn segments_pick_location_plan_role_and_activity_and_a_cancelled_broadcast
 
     // Only staff with manage_content broadcast, and only while the feature is on.
     let seller = cmd.actor(CustomerId(14)).await.unwrap();
-    let refused = cmd.create_broadcast(&seller, Uuid::new_v4(), "hi".into(), Segment::All, None, now).await;
+    let refused = cmd
+        .create_broadcast(&seller, Uuid::new_v4(), "hi".into(), Segment::All, None, now)
+        .await;
     assert!(refused.is_err(), "{refused:?}");
     cmd.set_feature(&Actor::System, Feature::Broadcasts, false, now).await.unwrap();
-    let off = cmd.create_broadcast(&admin, Uuid::new_v4(), "hi".into(), Segment::All, None, now).await;
+    let off = cmd
+        .create_broadcast(&admin, Uuid::new_v4(), "hi".into(), Segment::All, None, now)
+        .await;
     assert_eq!(off.unwrap_err().to_string(), "broadcasts are switched off");
     cmd.set_feature(&Actor::System, Feature::Broadcasts, true, now).await.unwrap();
 
     // A campaign cancelled before any send: everyone is skipped and it still reports.
     let fake = TgFake::start().await;
     let id = Uuid::new_v4();
-    cmd.create_broadcast(&admin, id, "Sale!".into(), Segment::Active, None, now).await.unwrap();
+    cmd.create_broadcast(&admin, id, "Sale!".into(), Segment::Active, None, now)
+        .await
+        .unwrap();
     projections_caught_up(&pool).await;
     let w = worker(&pool, &fake, BroadcastConfig::default());
     assert_eq!(w.step(Utc::now()).await.unwrap().started, 1);

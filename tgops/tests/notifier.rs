@@ -106,7 +106,9 @@ async fn a_notifier_facing_429s_an_outage_and_a_crash_loses_and_duplicates_nothi
     let mut customers = Vec::new();
     for i in 1..=30 {
         let id = CustomerId(1000 + i);
-        cmd.register_customer(id, Some(format!("cust{i}")), Language::Fa, None, now).await.unwrap();
+        cmd.register_customer(id, Some(format!("cust{i}")), Language::Fa, None, now)
+            .await
+            .unwrap();
         customers.push(id);
     }
     for k in 1..=10 {
@@ -121,7 +123,9 @@ async fn a_notifier_facing_429s_an_outage_and_a_crash_loses_and_duplicates_nothi
     fake.set_outage(true);
     for i in 31..=50 {
         let id = CustomerId(1000 + i);
-        cmd.register_customer(id, Some(format!("cust{i}")), Language::En, None, now).await.unwrap();
+        cmd.register_customer(id, Some(format!("cust{i}")), Language::En, None, now)
+            .await
+            .unwrap();
         customers.push(id);
         if i == 40 {
             consume.kill();
@@ -138,7 +142,10 @@ async fn a_notifier_facing_429s_an_outage_and_a_crash_loses_and_duplicates_nothi
     fake.set_outage(false);
 
     caught_up(&db.pool, tgops::COURIER_CHECKPOINT).await;
-    eventually(Duration::from_secs(60), "the outbox to drain", || async { outbox_open(&db.pool).await == 0 }).await;
+    eventually(Duration::from_secs(60), "the outbox to drain", || async {
+        outbox_open(&db.pool).await == 0
+    })
+    .await;
 
     // Faced for real: 429s and 502s were answered.
     let answers: Vec<u16> = fake.requests_of("sendMessage").iter().map(|r| r.status).collect();
@@ -160,7 +167,13 @@ async fn a_notifier_facing_429s_an_outage_and_a_crash_loses_and_duplicates_nothi
         for m in fake.messages(USERS) {
             eprintln!("{} {:?}", m.message_id, m.body());
         }
-        eprintln!("{:?}", fake.requests_of("sendMessage").iter().map(|r| (r.status, r.params.get("chat_id").cloned())).collect::<Vec<_>>());
+        eprintln!(
+            "{:?}",
+            fake.requests_of("sendMessage")
+                .iter()
+                .map(|r| (r.status, r.params.get("chat_id").cloned()))
+                .collect::<Vec<_>>()
+        );
     }
     assert_eq!(users, want);
 
@@ -196,13 +209,18 @@ async fn a_send_cut_off_by_a_crash_is_marked_uncertain_and_never_sent_twice() {
     let courier = courier(&db, &dispatcher);
     let now = Utc::now();
     for i in 1..=3 {
-        cmd.register_customer(CustomerId(2000 + i), None, Language::En, None, now).await.unwrap();
+        cmd.register_customer(CustomerId(2000 + i), None, Language::En, None, now)
+            .await
+            .unwrap();
     }
     let events = eventstore::read_after(&db.pool, 0, 100).await.unwrap();
     workers::Consumer::handle(courier.as_ref(), &events).await.unwrap();
     // A replay of the same events queues nothing more.
     workers::Consumer::handle(courier.as_ref(), &events).await.unwrap();
-    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM tg_outbox").fetch_one(&db.pool).await.unwrap();
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM tg_outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(queued, 3);
 
     // A process claims the lines and dies before it learns the answer.
@@ -221,7 +239,9 @@ async fn a_send_cut_off_by_a_crash_is_marked_uncertain_and_never_sent_twice() {
     assert_eq!(figures.uncertain, 3);
 
     // Later lines for the chat flow again.
-    cmd.register_customer(CustomerId(2004), None, Language::En, None, now).await.unwrap();
+    cmd.register_customer(CustomerId(2004), None, Language::En, None, now)
+        .await
+        .unwrap();
     let events = eventstore::read_after(&db.pool, 0, 100).await.unwrap();
     workers::Consumer::handle(courier.as_ref(), &events).await.unwrap();
     dispatcher.step().await.unwrap();

@@ -37,16 +37,27 @@ fn scheduler(pool: &PgPool) -> ReminderScheduler {
 /// A customer with `balance` in the wallet who bought the 30-day plan.
 async fn subscriber(cmd: &Commands, admin: &Actor, plan: Uuid, id: CustomerId, balance: i64) -> (Uuid, DateTime<Utc>) {
     let now = Utc::now();
-    cmd.register_customer(id, Some(format!("c{}", id.0)), Language::En, None, now).await.unwrap();
+    cmd.register_customer(id, Some(format!("c{}", id.0)), Language::En, None, now)
+        .await
+        .unwrap();
     cmd.adjust_wallet(admin, id, Decimal::from(balance), "opening balance".into(), now)
         .await
         .unwrap();
     let sub = Uuid::new_v4();
     let bought = cmd
-        .purchase_plan(&cmd.actor(id).await.unwrap(), id, plan, &Location::parse("France").unwrap(), sub, now)
+        .purchase_plan(
+            &cmd.actor(id).await.unwrap(),
+            id,
+            plan,
+            &Location::parse("France").unwrap(),
+            sub,
+            now,
+        )
         .await
         .unwrap();
-    let PurchaseOutcome::Active { expires_at, .. } = bought else { panic!("{bought:?}") };
+    let PurchaseOutcome::Active { expires_at, .. } = bought else {
+        panic!("{bought:?}")
+    };
     (sub, expires_at)
 }
 
@@ -107,8 +118,14 @@ async fn auto_renewal_renews_each_term_once_with_two_schedulers_and_after_a_cras
     let denied = cmd.set_auto_renewal(&cmd.actor(someone).await.unwrap(), sub, true, now).await;
     assert!(denied.is_err(), "{denied:?}");
     assert!(cmd.set_auto_renewal(&cmd.actor(rich).await.unwrap(), sub, true, now).await.unwrap());
-    assert!(!cmd.set_auto_renewal(&cmd.actor(rich).await.unwrap(), sub, true, now).await.unwrap(), "a repeat changes nothing");
-    assert!(cmd.set_auto_renewal(&cmd.actor(poor).await.unwrap(), poor_sub, true, now).await.unwrap());
+    assert!(
+        !cmd.set_auto_renewal(&cmd.actor(rich).await.unwrap(), sub, true, now).await.unwrap(),
+        "a repeat changes nothing"
+    );
+    assert!(cmd
+        .set_auto_renewal(&cmd.actor(poor).await.unwrap(), poor_sub, true, now)
+        .await
+        .unwrap());
     projections_caught_up(&pool).await;
 
     // Not due yet: two days before the end, with a one-day lead.
@@ -119,7 +136,11 @@ async fn auto_renewal_renews_each_term_once_with_two_schedulers_and_after_a_cras
     let due = term1 - chrono::Duration::hours(12);
     assert_eq!(cmd.begin_auto_renewal(sub, LEAD, due).await.unwrap(), Some(2));
     // After the restart two schedulers run at once: the renewal is finished once.
-    assert_eq!(two_schedulers(&pool, due).await, 2, "the rich and the poor customer's renewals, once each");
+    assert_eq!(
+        two_schedulers(&pool, due).await,
+        2,
+        "the rich and the poor customer's renewals, once each"
+    );
     projections_caught_up(&pool).await;
     let renewed = cmd.subscription(sub).await.unwrap();
     assert_eq!(renewed.charges, 2);
@@ -165,7 +186,9 @@ async fn auto_renewal_renews_each_term_once_with_two_schedulers_and_after_a_cras
     assert_eq!(read, (true, 2, None));
 
     // Switched off: nothing more.
-    cmd.set_auto_renewal(&cmd.actor(rich).await.unwrap(), sub, false, now).await.unwrap();
+    cmd.set_auto_renewal(&cmd.actor(rich).await.unwrap(), sub, false, now)
+        .await
+        .unwrap();
     let term3 = cmd.subscription(sub).await.unwrap().expires_at.unwrap();
     assert_eq!(cmd.run_auto_renewal(sub, LEAD, term3).await.unwrap(), AutoRenewalStep::Idle);
 
@@ -223,12 +246,11 @@ async fn a_points_expiry_reminder_fires_and_is_delivered_once_with_two_scheduler
         n == 1
     })
     .await;
-    let (points, expires_at): (i64, DateTime<Utc>) =
-        sqlx::query_as("SELECT remaining, expires_at FROM points_lots WHERE customer = $1")
-            .bind(customer.0)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (points, expires_at): (i64, DateTime<Utc>) = sqlx::query_as("SELECT remaining, expires_at FROM points_lots WHERE customer = $1")
+        .bind(customer.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(points, 150);
 
     // Four days before: not yet. Two days before: two schedulers, one reminder.
@@ -243,12 +265,26 @@ async fn a_points_expiry_reminder_fires_and_is_delivered_once_with_two_scheduler
     assert_eq!(fired, 1);
     // A scheduler started afresh (a restart) a day later fires nothing more.
     projections_caught_up(&pool).await;
-    assert_eq!(scheduler(&pool).step(at + chrono::Duration::days(1)).await.unwrap().points_reminders, 0);
+    assert_eq!(
+        scheduler(&pool)
+            .step(at + chrono::Duration::days(1))
+            .await
+            .unwrap()
+            .points_reminders,
+        0
+    );
 
     let message = fake.wait_for_text(customer.0, "150 of your loyalty points expire").await;
-    assert!(message.body().contains(&tgops::i18n::date(Language::En, expires_at)), "{}", message.body());
+    assert!(
+        message.body().contains(&tgops::i18n::date(Language::En, expires_at)),
+        "{}",
+        message.body()
+    );
     caught_up(&pool, tgops::COURIER_CHECKPOINT).await;
-    eventually(Duration::from_secs(20), "the outbox to drain", || async { outbox_open(&pool).await == 0 }).await;
+    eventually(Duration::from_secs(20), "the outbox to drain", || async {
+        outbox_open(&pool).await == 0
+    })
+    .await;
     assert_eq!(fake.messages(customer.0).len(), 1);
     let fired: Vec<AnyEvent> = eventstore::read_aggregate(&pool, "Reminders", &customer.to_string())
         .await

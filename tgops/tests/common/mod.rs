@@ -23,7 +23,9 @@ pub async fn nats(pool: &PgPool) -> NatsFeed {
         url: nats_url(),
         prefix: format!("t{}", uuid::Uuid::new_v4().simple()),
     };
-    NatsFeed::connect(config, pool.clone()).await.expect("NATS with JetStream on MRJ_TEST_NATS_URL")
+    NatsFeed::connect(config, pool.clone())
+        .await
+        .expect("NATS with JetStream on MRJ_TEST_NATS_URL")
 }
 
 /// Long-running tasks with one stop signal; `kill` drops them wherever they are.
@@ -153,7 +155,10 @@ pub async fn outbox_open(pool: &PgPool) -> i64 {
 /// `features`.
 pub async fn licensed(pool: &PgPool, features: &[domain::features::Feature]) {
     let (issuer, verifier) = licensing::testing::vendor();
-    assert!(licensing::replace_vendor_key(verifier), "the vendor key is replaced once per test process");
+    assert!(
+        licensing::replace_vendor_key(verifier),
+        "the vendor key is replaced once per test process"
+    );
     let cmd = Commands::new(pool.clone());
     let now = Utc::now();
     let key = issuer.issue(&licensing::testing::claims(10)).unwrap();
