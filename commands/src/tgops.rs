@@ -150,7 +150,9 @@ impl Commands {
     pub async fn finish_auto_renewal(&self, subscription: Uuid, at: DateTime<Utc>) -> Result<AutoRenewalStep, CommandError> {
         let key = subscription.to_string();
         let state = self.tgops.auto_renewals.load(&key).await?;
-        let Some(open) = state.open.clone() else { return Ok(AutoRenewalStep::Idle) };
+        let Some(open) = state.open.clone() else {
+            return Ok(AutoRenewalStep::Idle);
+        };
         let charge_no = open.charge_no;
         let failed = |reason: String| RenewalOutcome::Failed { reason };
         let outcome = match self.request_auto_renewal(subscription, charge_no, at).await {
@@ -235,15 +237,23 @@ impl Commands {
     /// have taken the number).
     async fn is_renewal_charge(&self, subscription: Uuid, charge_no: u32) -> Result<bool, CommandError> {
         use domain::subscription::{ChargeKind, SubscriptionEvent as E};
-        Ok(self.charge_events(subscription).await?.into_iter().any(|e| {
-            matches!(e, E::ChargeRequested { charge_no: n, kind: ChargeKind::Renewal { .. }, .. } if n == charge_no)
-        }))
+        Ok(self
+            .charge_events(subscription)
+            .await?
+            .into_iter()
+            .any(|e| matches!(e, E::ChargeRequested { charge_no: n, kind: ChargeKind::Renewal { .. }, .. } if n == charge_no)))
     }
 
     // ---- reminders ----------------------------------------------------------------------
 
     /// Fires reminder `key` for `customer` unless it fired before; returns whether it fired now.
-    pub async fn fire_reminder(&self, customer: CustomerId, key: String, kind: ReminderKind, at: DateTime<Utc>) -> Result<bool, CommandError> {
+    pub async fn fire_reminder(
+        &self,
+        customer: CustomerId,
+        key: String,
+        kind: ReminderKind,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CommandError> {
         let events = self
             .tgops
             .reminders
@@ -378,14 +388,22 @@ impl Commands {
     }
 
     /// Sends the quick reply `title` as the agent's answer.
-    pub async fn send_quick_reply(&self, by: &Actor, chat: Uuid, title: &str, message_id: i64, at: DateTime<Utc>) -> Result<(), CommandError> {
+    pub async fn send_quick_reply(
+        &self,
+        by: &Actor,
+        chat: Uuid,
+        title: &str,
+        message_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
         let replies = self.tgops.quick_replies.load(QuickReplies::ID).await?;
         let text = replies
             .replies
             .get(title)
             .cloned()
             .ok_or_else(|| SupportError::NoSuchQuickReply(title.to_string()))?;
-        self.reply_in_support_chat(by, chat, message_id, ChatContent::Text { text }, at).await
+        self.reply_in_support_chat(by, chat, message_id, ChatContent::Text { text }, at)
+            .await
     }
 
     pub async fn close_support_chat(&self, by: &Actor, chat: Uuid, at: DateTime<Utc>) -> Result<bool, CommandError> {

@@ -262,12 +262,16 @@ impl Aggregate for AutoRenewal {
     fn apply(&mut self, event: Self::Event) {
         use AutoRenewalEvent as E;
         match event {
-            E::AutoRenewalEnabled { subscription, customer, .. } => {
+            E::AutoRenewalEnabled {
+                subscription, customer, ..
+            } => {
                 self.subscription = Some(subscription);
                 self.customer = Some(customer);
                 self.enabled = true;
             }
-            E::AutoRenewalDisabled { subscription, customer, .. } => {
+            E::AutoRenewalDisabled {
+                subscription, customer, ..
+            } => {
                 self.subscription = Some(subscription);
                 self.customer = Some(customer);
                 self.enabled = false;

@@ -21,17 +21,25 @@ use crate::values::Location;
 pub enum Segment {
     All,
     /// Customers with an active subscription at this location.
-    Location { location: Location },
+    Location {
+        location: Location,
+    },
     /// Customers with an active subscription of this plan.
-    Plan { plan: Uuid },
+    Plan {
+        plan: Uuid,
+    },
     /// Customers holding this role.
-    Role { role: RoleName },
+    Role {
+        role: RoleName,
+    },
     /// Customers with at least one active subscription.
     Active,
     /// Customers with no active subscription.
     Inactive,
     /// Customers who registered in the last `days` days.
-    RegisteredWithin { days: u32 },
+    RegisteredWithin {
+        days: u32,
+    },
 }
 
 impl Segment {
@@ -94,10 +102,19 @@ pub enum BroadcastCommand {
         at: DateTime<Utc>,
     },
     /// The worker resolved the segment to `recipients` people.
-    Start { recipients: u64, at: DateTime<Utc> },
-    Cancel { by: Actor, at: DateTime<Utc> },
+    Start {
+        recipients: u64,
+        at: DateTime<Utc>,
+    },
+    Cancel {
+        by: Actor,
+        at: DateTime<Utc>,
+    },
     /// Every recipient was attempted (or skipped after a cancellation).
-    Complete { figures: DeliveryFigures, at: DateTime<Utc> },
+    Complete {
+        figures: DeliveryFigures,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -144,14 +144,23 @@ mod tests {
 
     #[test]
     fn a_reminder_fires_once_per_key() {
-        Given::with(()).given_no_previous_events().when(fire("k1")).then_expect_events(vec![fired("k1")]);
+        Given::with(())
+            .given_no_previous_events()
+            .when(fire("k1"))
+            .then_expect_events(vec![fired("k1")]);
         Given::with(()).given(vec![fired("k1")]).when(fire("k1")).then_expect_events(vec![]);
-        Given::with(()).given(vec![fired("k1")]).when(fire("k2")).then_expect_events(vec![fired("k2")]);
+        Given::with(())
+            .given(vec![fired("k1")])
+            .when(fire("k2"))
+            .then_expect_events(vec![fired("k2")]);
     }
 
     #[test]
     fn keys_are_checked_and_belong_to_one_customer() {
-        Given::with(()).given_no_previous_events().when(fire(" ")).then_expect_error(ReminderError::InvalidKey);
+        Given::with(())
+            .given_no_previous_events()
+            .when(fire(" "))
+            .then_expect_error(ReminderError::InvalidKey);
         Given::with(())
             .given(vec![fired("k1")])
             .when(ReminderCommand::Fire {

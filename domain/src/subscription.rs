@@ -1217,7 +1217,10 @@ mod tests {
             charge_no: n,
             at: t0(),
         };
-        Given::with(()).given(active()).when(auto(2)).then_expect_events(vec![renewal.clone()]);
+        Given::with(())
+            .given(active())
+            .when(auto(2))
+            .then_expect_events(vec![renewal.clone()]);
         // Redone after a crash, or by a second scheduler: nothing more.
         let mut settled = active();
         settled.push(renewal);

@@ -36,9 +36,18 @@ pub const MAX_CAPTION: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum ChatContent {
-    Text { text: String },
-    Photo { file_id: String, caption: Option<String> },
-    Document { file_id: String, file_name: Option<String>, caption: Option<String> },
+    Text {
+        text: String,
+    },
+    Photo {
+        file_id: String,
+        caption: Option<String>,
+    },
+    Document {
+        file_id: String,
+        file_name: Option<String>,
+        caption: Option<String>,
+    },
 }
 
 impl ChatContent {
@@ -132,10 +141,7 @@ pub enum SupportChatCommand {
     },
     /// The dispatcher gives the chat to `agent` (the agent's own actor, so
     /// their permission is checked here).
-    Assign {
-        agent: Actor,
-        at: DateTime<Utc>,
-    },
+    Assign { agent: Actor, at: DateTime<Utc> },
     /// A message from the customer. `message_id` is Telegram's id of it in
     /// the customer's chat: the same message posted twice is recorded once.
     PostCustomerMessage {
@@ -152,16 +158,9 @@ pub enum SupportChatCommand {
         at: DateTime<Utc>,
     },
     /// By the customer, the assigned agent, or anyone with `answer_support`.
-    Close {
-        by: Actor,
-        at: DateTime<Utc>,
-    },
+    Close { by: Actor, at: DateTime<Utc> },
     /// 1 to 5 stars, once, by the customer, after the chat closed.
-    Rate {
-        by: Actor,
-        stars: u8,
-        at: DateTime<Utc>,
-    },
+    Rate { by: Actor, stars: u8, at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -510,14 +509,29 @@ impl Aggregate for SupportChat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SupportAgentCommand {
     /// `agent` is the id of this aggregate; `by` is the agent (or a user manager).
-    GoOnline { agent: CustomerId, by: Actor, at: DateTime<Utc> },
-    GoOffline { agent: CustomerId, by: Actor, at: DateTime<Utc> },
+    GoOnline {
+        agent: CustomerId,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+    GoOffline {
+        agent: CustomerId,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SupportAgentEvent {
-    AgentWentOnline { agent: CustomerId, at: DateTime<Utc> },
-    AgentWentOffline { agent: CustomerId, by: ActorRef, at: DateTime<Utc> },
+    AgentWentOnline {
+        agent: CustomerId,
+        at: DateTime<Utc>,
+    },
+    AgentWentOffline {
+        agent: CustomerId,
+        by: ActorRef,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for SupportAgentEvent {
@@ -596,14 +610,32 @@ pub const MAX_QUICK_REPLIES: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QuickReplyCommand {
-    Save { title: String, text: String, by: Actor, at: DateTime<Utc> },
-    Remove { title: String, by: Actor, at: DateTime<Utc> },
+    Save {
+        title: String,
+        text: String,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
+    Remove {
+        title: String,
+        by: Actor,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QuickReplyEvent {
-    QuickReplySaved { title: String, text: String, by: ActorRef, at: DateTime<Utc> },
-    QuickReplyRemoved { title: String, by: ActorRef, at: DateTime<Utc> },
+    QuickReplySaved {
+        title: String,
+        text: String,
+        by: ActorRef,
+        at: DateTime<Utc>,
+    },
+    QuickReplyRemoved {
+        title: String,
+        by: ActorRef,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for QuickReplyEvent {
@@ -749,7 +781,10 @@ mod tests {
 
     #[test]
     fn a_customer_opens_a_chat_when_chat_is_switched_on() {
-        Chat::with(()).given_no_previous_events().when(open(true)).then_expect_events(vec![opened()]);
+        Chat::with(())
+            .given_no_previous_events()
+            .when(open(true))
+            .then_expect_events(vec![opened()]);
         Chat::with(())
             .given_no_previous_events()
             .when(open(false))

@@ -243,11 +243,15 @@ impl Projector for SupportChats {
                 at,
             ),
             E::ChatAssigned { at, .. } => (
-                format!("UPDATE {t} SET status = 'assigned', agent = $3, queued_secs = $4, assigned_at = $2, updated_at = $2 WHERE id = $1"),
+                format!(
+                    "UPDATE {t} SET status = 'assigned', agent = $3, queued_secs = $4, assigned_at = $2, updated_at = $2 WHERE id = $1"
+                ),
                 at,
             ),
             E::CustomerWrote { at, .. } => (
-                format!("UPDATE {t} SET messages = messages + 1, waiting_since = COALESCE(waiting_since, $2), updated_at = $2 WHERE id = $1"),
+                format!(
+                    "UPDATE {t} SET messages = messages + 1, waiting_since = COALESCE(waiting_since, $2), updated_at = $2 WHERE id = $1"
+                ),
                 at,
             ),
             E::AgentReplied { at, .. } => (
@@ -355,7 +359,9 @@ impl Projector for SupportAgents {
                 at,
                 vec![],
             ),
-            AnyEvent::SupportChat(SupportChatEvent::ChatClosed { agent: Some(agent), at, .. }) => (
+            AnyEvent::SupportChat(SupportChatEvent::ChatClosed {
+                agent: Some(agent), at, ..
+            }) => (
                 agent.0,
                 "open_chats = GREATEST(open_chats - 1, 0), chats_closed = chats_closed + 1",
                 at,
@@ -382,7 +388,12 @@ impl Projector for SupportAgents {
                     vec![responded, secs, i64::from(*first), first_secs],
                 )
             }
-            AnyEvent::SupportChat(SupportChatEvent::ChatRated { agent: Some(agent), stars, at, .. }) => (
+            AnyEvent::SupportChat(SupportChatEvent::ChatRated {
+                agent: Some(agent),
+                stars,
+                at,
+                ..
+            }) => (
                 agent.0,
                 "ratings = ratings + 1, rating_total = rating_total + $3",
                 at,
@@ -391,11 +402,13 @@ impl Projector for SupportAgents {
             _ => return Ok(()),
         };
         // Make sure the agent has a row, then apply the change to it.
-        sqlx::query(&format!("INSERT INTO {t} (agent, updated_at) VALUES ($1, $2) ON CONFLICT (agent) DO NOTHING"))
-            .bind(agent)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO {t} (agent, updated_at) VALUES ($1, $2) ON CONFLICT (agent) DO NOTHING"
+        ))
+        .bind(agent)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
         let sql = format!("UPDATE {t} SET {set}, updated_at = $2 WHERE agent = $1");
         let mut q = sqlx::query(&sql).bind(agent).bind(at);
         for a in args {
