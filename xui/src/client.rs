@@ -432,7 +432,9 @@ impl XuiClient {
 
     /// Which client API the panel speaks (detected once, then remembered).
     pub async fn flavor(&self) -> Result<ApiFlavor, XuiError> {
-        if let Some(f) = *self.flavor.lock().await {
+        // Held while probing, so concurrent first calls probe once.
+        let mut cached = self.flavor.lock().await;
+        if let Some(f) = *cached {
             return Ok(f);
         }
         // A cheap probe: an unknown email. v3.1+ answers JSON, older panels 404.
@@ -444,7 +446,7 @@ impl XuiClient {
             Err(XuiError::NotFound(_)) => ApiFlavor::Classic,
             Err(e) => return Err(e),
         };
-        *self.flavor.lock().await = Some(found);
+        *cached = Some(found);
         tracing::info!(panel = %self.base, api = found.name(), "detected panel API");
         Ok(found)
     }
