@@ -86,6 +86,7 @@ fn api_routes(state: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(routes::me::router())
         .merge(routes::plans::router())
         .merge(routes::seller::router())
+        .merge(routes::commerce::router())
         .merge(live::router())
         .merge(admin)
 }
@@ -150,9 +151,22 @@ pub async fn serve(
     feed: Arc<dyn workers::Feed>,
     shutdown: workers::Shutdown,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, Router::new(), feed, shutdown).await
+}
+
+/// [`serve`] with `extra` routes mounted beside the API — routes other crates
+/// own that must be public on the same address (the Zarinpal callback).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    extra: Router,
+    feed: Arc<dyn workers::Feed>,
+    shutdown: workers::Shutdown,
+) -> std::io::Result<()> {
     let live = tokio::spawn(live::run(state.clone(), feed, shutdown.clone()));
     let mut stop = shutdown.clone();
-    let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+    let router = extra.merge(app(state));
+    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move { stop.stopped().await })
         .await;
     live.abort();

@@ -43,6 +43,8 @@ pub const READ_MODELS: &[&str] = &[
     "wallet_ledger",
     "daily_totals",
     "staff_accounts",
+    "receipt_readings",
+    "sales",
 ];
 
 /// One update as clients receive it (the SSE `event:` is `kind`, `id:` is `position`).

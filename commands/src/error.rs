@@ -36,9 +36,9 @@ pub enum CommandError {
     #[error(transparent)]
     Panel(#[from] domain::panel::PanelError),
     #[error(transparent)]
-    Staff(#[from] StaffError),
-    #[error(transparent)]
     Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Staff(#[from] StaffError),
     #[error(transparent)]
     Commission(#[from] CommissionError),
     #[error(transparent)]

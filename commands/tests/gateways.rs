@@ -183,7 +183,11 @@ async fn a_transaction_hash_pays_one_payment_even_when_two_race_for_it() {
         "{outcomes:?}"
     );
     let statuses = [cmd.payment(p1).await.unwrap().status, cmd.payment(p2).await.unwrap().status];
-    assert_eq!(statuses.iter().filter(|s| **s == PaymentStatus::Approved).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == PaymentStatus::Approved).count(),
+        1,
+        "{statuses:?}"
+    );
     assert_eq!(cmd.balance(CUSTOMER).await.unwrap(), toman(600_000));
     db.drop_database().await.unwrap();
 }

@@ -41,7 +41,9 @@ import { Reports } from "./pages/admin/Reports";
 import { Panels } from "./pages/admin/Panels";
 import { Staff } from "./pages/admin/Staff";
 import { RolesPage } from "./pages/admin/Roles";
-import { SellerSales, SellerCustomers, SellerPerformance } from "./pages/seller/Seller";
+import { SellerSales, SellerCustomers, SellerPerformance, SellerCommissions, SellerWithdrawals } from "./pages/seller/Seller";
+import { AdminCommissions, AdminPoints } from "./pages/admin/Commerce";
+import { Points } from "./pages/customer/Points";
 import { Profile } from "./pages/customer/Profile";
 import { MySubscriptions } from "./pages/customer/Subscriptions";
 import { Wallet } from "./pages/customer/Wallet";
@@ -60,12 +62,17 @@ const PAGES: Record<string, ReactNode> = {
   "/admin/panels": <Panels />,
   "/admin/staff": <Staff />,
   "/admin/roles": <RolesPage />,
+  "/admin/commissions": <AdminCommissions />,
+  "/admin/points": <AdminPoints />,
   "/seller/sales": <SellerSales />,
   "/seller/customers": <SellerCustomers />,
   "/seller/performance": <SellerPerformance />,
+  "/seller/commissions": <SellerCommissions />,
+  "/seller/withdrawals": <SellerWithdrawals />,
   "/me": <Profile />,
   "/me/subscriptions": <MySubscriptions />,
   "/me/wallet": <Wallet />,
+  "/me/points": <Points />,
   "/me/security": <Security />,
 };
 

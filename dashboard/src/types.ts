@@ -57,6 +57,94 @@ export interface Payment {
   decided_at: string | null;
 }
 
+export interface Sale {
+  subscription_id: string;
+  charge_no: number;
+  kind: string;
+  customer: number;
+  plan_id: string;
+  plan_name: string;
+  location: string;
+  amount: string;
+  source: string | null;
+  at: string;
+  refunded: string | null;
+}
+
+export interface SellerSummary {
+  pending: string;
+  available: string;
+  reserved: string;
+  paid_out: string;
+  earned_total: string;
+  reversed_total: string;
+  commissions_count: number;
+  clients: number;
+  sales_count: number;
+  sales_total: string;
+}
+
+export interface Commission {
+  subscription_id: string;
+  charge_no: number;
+  customer: number;
+  plan_id: string;
+  sale_amount: string;
+  rate: string;
+  commission: string;
+  reversed: string;
+  status: string;
+  releases_at: string;
+  earned_at: string;
+}
+
+export interface Withdrawal {
+  id: string;
+  seller: number;
+  amount: string;
+  card_number: string;
+  holder: string;
+  status: string;
+  requested_at: string;
+  decided_by: string | null;
+  reject_reason: string | null;
+  bank_reference: string | null;
+  paid_at: string | null;
+}
+
+export interface Points {
+  balance: number;
+  earned_total: number;
+  redeemed_total: number;
+  expired_total: number;
+  clawed_back_total: number;
+  next_expiry: string | null;
+}
+
+export interface LeaderboardEntry {
+  rank: number;
+  customer: number;
+  username: string | null;
+  earned_total: number;
+  balance: number;
+}
+
+export interface DiscountCode {
+  code: string;
+  kind: string;
+  value: string;
+  max_uses: number | null;
+  max_uses_per_customer: number | null;
+  valid_from: string;
+  valid_until: string | null;
+  plans: string[];
+  locations: string[];
+  only_customer: number | null;
+  active: boolean;
+  uses: number;
+  discount_total: string;
+}
+
 export interface PendingReceipt {
   payment_id: string;
   customer: number;
@@ -70,6 +158,12 @@ export interface PendingReceipt {
   created_at: string;
   submitted_at: string | null;
   receipt_url: string;
+  ocr_amount: string | null;
+  ocr_card: string | null;
+  ocr_tracking: string | null;
+  ocr_paid_at: string | null;
+  ocr_flags: string[] | null;
+  ocr_read_at: string | null;
 }
 
 export interface Subscription {
@@ -220,4 +314,9 @@ export interface PurchaseResult {
   status: string;
   expires_at: string | null;
   reason: string | null;
+}
+
+export interface SellerCommissions {
+  summary: SellerSummary | null;
+  commissions: Commission[];
 }

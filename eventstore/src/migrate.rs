@@ -9,11 +9,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "event_store", include_str!("../../migrations/0001_event_store.sql")),
     (2, "read_models", include_str!("../../migrations/0002_read_models.sql")),
     (3, "panels", include_str!("../../migrations/0003_panels.sql")),
-    (5, "payment_gateways", include_str!("../../migrations/0005_payment_gateways.sql")),
     (4, "bot", include_str!("../../migrations/0004_bot.sql")),
+    (5, "payment_gateways", include_str!("../../migrations/0005_payment_gateways.sql")),
+    (6, "api", include_str!("../../migrations/0006_api.sql")),
     (7, "commerce", include_str!("../../migrations/0007_commerce.sql")),
     (8, "ops_telegram", include_str!("../../migrations/0008_ops_telegram.sql")),
-    (6, "api", include_str!("../../migrations/0006_api.sql")),
 ];
 
 /// Returns the versions it applied now (empty when the schema was current).

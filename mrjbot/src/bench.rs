@@ -32,6 +32,15 @@ pub struct BenchArgs {
     /// Paced write rate (events/s) during the lag phase.
     #[arg(long, default_value_t = 500)]
     lag_rate: u32,
+    /// `bench api`: seconds of load per route.
+    #[arg(long, default_value_t = 10)]
+    api_seconds: u64,
+    /// `bench api`: concurrent keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    api_connections: usize,
+    /// `bench api`: customers in the scratch shop.
+    #[arg(long, default_value_t = 2_000)]
+    api_customers: usize,
     /// Keep the scratch database instead of dropping it.
     #[arg(long)]
     keep: bool,
@@ -41,9 +50,6 @@ pub struct BenchArgs {
     /// `bench bot`: updates per customer after /start (commands and button presses).
     #[arg(long, default_value_t = 16)]
     bot_updates: usize,
-    /// `bench bot`: lanes (updates handled at once).
-    #[arg(long, default_value_t = 16)]
-    bot_lanes: usize,
     /// `bench panels`: fake 3x-UI panels to provision onto and sync.
     #[arg(long, default_value_t = 3)]
     panels: usize,
@@ -56,8 +62,20 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<()> {
     match args.area.as_deref() {
         Some("ocr") => return tokio::task::block_in_place(|| crate::gateways::bench_ocr(args.receipts, args.receipts_dir.clone())),
         Some("panels") => return crate::panels_cli::bench_main(config, args.panels, args.clients_per_panel, args.keep).await,
-        Some("bot") => return crate::bot_cli::bench(config, args.bot_users, args.bot_updates, args.bot_lanes, args.keep).await,
-        Some(other) => anyhow::bail!("unknown bench area `{other}` (try `ocr`, or none for the event store)"),
+        Some("api") => {
+            return crate::bench_api::run(
+                config,
+                crate::bench_api::ApiBench {
+                    seconds: args.api_seconds,
+                    connections: args.api_connections,
+                    customers: args.api_customers,
+                    keep: args.keep,
+                },
+            )
+            .await
+        }
+        Some("bot") => return crate::bot_cli::bench(config, args.bot_users, args.bot_updates, config.telegram.lanes, args.keep).await,
+        Some(other) => anyhow::bail!("unknown bench area `{other}` (try `api`, `ocr`, `panels`, or none for the event store)"),
         None => {}
     }
     let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());

@@ -91,6 +91,9 @@ pub async fn spawn(
         .await
         .context("cannot start the Telegram bot")?;
     tracing::info!(bot = %app.bot_username, mode = ?bot_config.mode, "Telegram bot started");
+    // Live chat (issue 7): chat events to the people in it, through the tgops outbox.
+    let relay = Arc::new(bot::handlers::ops::SupportRelay { app: app.clone() });
+    tasks.spawn(workers::run_consumer(feed.clone(), relay, shutdown.clone()));
     for task in bot::spawn(app, bot_config, feed, Duration::from_secs(600), shutdown.clone()) {
         tasks.spawn(async move {
             let _ = task.await;

@@ -3,14 +3,17 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod api_cli;
 mod bench;
+mod bench_api;
 mod bot_cli;
 mod commerce;
 mod config;
 mod gateways;
-mod panels_cli;
 mod ops;
+mod panels_cli;
 mod serve;
+mod tgops_cli;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -55,6 +58,11 @@ enum Command {
     /// The plan catalog.
     #[command(subcommand)]
     Plans(admin::PlansCommand),
+    /// Dashboard sign-in for staff: password and two-factor (TOTP).
+    #[command(subcommand)]
+    Staff(api_cli::StaffCommand),
+    /// Print the HTTP API's OpenAPI document (JSON).
+    Openapi,
     /// Bank cards that receive card-to-card payments.
     #[command(subcommand)]
     Cards(admin::CardsCommand),
@@ -125,6 +133,9 @@ enum Command {
     /// Measure appends, projection lag through each feed, and rebuild speed
     /// on a scratch database created on the DATABASE_URL server.
     Bench(bench::BenchArgs),
+    /// Broadcasts: campaigns and their delivery reports.
+    #[command(subcommand)]
+    Broadcasts(tgops_cli::BroadcastsCommand),
     /// Run only the Telegram bot (and its notifier); `serve` runs it too
     /// when TELEGRAM_BOT_TOKEN is set.
     Bot,
@@ -166,6 +177,7 @@ async fn run() -> Result<()> {
     match cli.command {
         Command::Bench(args) => return bench::run(&config, args).await,
         Command::Bot => bot_cli::run_only(&config).await?,
+        Command::Broadcasts(c) => tgops_cli::broadcasts(&ready(&config).await?, c).await?,
         Command::Migrate => {
             let pool = connect(&config).await?;
             let applied = eventstore::migrate(&pool).await?;
@@ -235,18 +247,20 @@ async fn run() -> Result<()> {
         Command::Features(c) => ops::features(&ready(&config).await?, c).await?,
         Command::SetRole { user, role, remove } => ops::set_role(&ready(&config).await?, &user, &role, remove).await?,
         Command::CheckPoints { user } => ops::check_points(&ready(&config).await?, &user).await?,
-        Command::RedeemPoints { user, reward, subscription } => {
-            ops::redeem_points(&ready(&config).await?, &user, &reward, subscription).await?
-        }
-        Command::SwitchLocation { subscription, location } => {
-            ops::switch_location(&ready(&config).await?, subscription, &location).await?
-        }
+        Command::RedeemPoints {
+            user,
+            reward,
+            subscription,
+        } => ops::redeem_points(&ready(&config).await?, &user, &reward, subscription).await?,
+        Command::SwitchLocation { subscription, location } => ops::switch_location(&ready(&config).await?, subscription, &location).await?,
         Command::Backup(c) => ops::backup(&config, &ready(&config).await?, c).await?,
         Command::Restore { files, sha256, pg_bin_dir } => ops::restore(&config, files, sha256, pg_bin_dir).await?,
         Command::License(c @ (ops::LicenseCommand::Keygen { .. } | ops::LicenseCommand::Issue { .. })) => ops::license(None, c).await?,
         Command::License(c) => ops::license(Some(&ready(&config).await?), c).await?,
         Command::Plans(c) => admin::plans(&ready(&config).await?, c).await?,
         Command::Cards(c) => admin::cards(&ready(&config).await?, c).await?,
+        Command::Staff(c) => api_cli::staff(&ready(&config).await?, config.panels.secret_key.as_deref(), c).await?,
+        Command::Openapi => api_cli::print_openapi()?,
         Command::Panels(c) => panels_cli::run(&config, &ready(&config).await?, c).await?,
         Command::Commissions(c) => commerce::commissions(&ready(&config).await?, c).await?,
         Command::Discounts(c) => commerce::discounts(&ready(&config).await?, c).await?,
@@ -280,5 +294,17 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Clap checks flag clashes (two arguments named `--bot-lanes`, say)
+    /// only when a subcommand is parsed; this walks every subcommand at once.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

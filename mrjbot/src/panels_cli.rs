@@ -278,7 +278,7 @@ pub async fn run(config: &Config, pool: &PgPool, command: PanelsCommand) -> Resu
         }
         PanelsCommand::List => {
             catch_up_models(pool, &["panels", "subscriptions"]).await?;
-            let rows: Vec<(Uuid, String, String, i32, bool, bool, i64, Option<String>, Option<f64>, Option<String>, Option<String>)> =
+            let rows: Vec<PanelListRow> =
                 sqlx::query_as(
                     "SELECT p.id, p.name, p.location, p.capacity, p.enabled, p.healthy, \
                      (SELECT count(*) FROM subscriptions s WHERE s.panel_id = p.id AND s.provisioning IN ('started', 'provisioned', 'missing')), \
@@ -607,3 +607,18 @@ pub async fn bench(pool: &PgPool, panels: usize, clients_per_panel: usize) -> Re
     );
     Ok(())
 }
+
+/// `panels list`: id, name, location, capacity, enabled, healthy, load, and the monitor's api, cpu, xray state and last error.
+type PanelListRow = (
+    Uuid,
+    String,
+    String,
+    i32,
+    bool,
+    bool,
+    i64,
+    Option<String>,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+);

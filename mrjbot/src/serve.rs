@@ -14,6 +14,9 @@ pub struct ServeArgs {
     /// The 3x-UI panel workers (issue 3).
     #[command(flatten)]
     panels: crate::panels_cli::ServePanelsArgs,
+    /// The HTTP API and the dashboard (issue 5).
+    #[command(flatten)]
+    api: crate::api_cli::ApiArgs,
     /// Scheduled backups (issue 7).
     #[command(flatten)]
     backups: crate::ops::BackupArgs,
@@ -30,6 +33,9 @@ pub struct ServeArgs {
     /// Payment gateways and receipt OCR (issue 6).
     #[command(flatten)]
     gateways: crate::gateways::GatewayArgs,
+    /// Staff groups, reminders, live chat and broadcasts (issue 7).
+    #[command(flatten)]
+    tgops: crate::tgops_cli::TgOpsArgs,
 }
 
 async fn nats_feed(config: &Config, pool: &sqlx::PgPool) -> Result<Option<NatsFeed>> {
@@ -115,11 +121,33 @@ pub async fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         catch_up_wait: Duration::from_secs(10),
     };
     tasks.spawn(commerce_scheduler.run_until_stopped(shutdown.clone()));
-    // Payment gateways and receipt OCR (issue 6): Zarinpal callback and reconciler, USDT watcher, OCR worker.
-    crate::gateways::spawn(&args.gateways, &Commands::new(pool.clone()), feed.clone(), &mut tasks, &shutdown).await?;
     crate::panels_cli::spawn(config, &args.panels, &pool, feed.clone(), &shutdown, &mut tasks)?;
     // The Telegram bot (issue 4), when TELEGRAM_BOT_TOKEN is set.
     crate::bot_cli::spawn(config, &pool, feed.clone(), &shutdown, &mut tasks).await?;
+    // Staff groups, reminders and auto-renewal, live chat, broadcasts (issue 7), with the same token.
+    crate::tgops_cli::spawn(config, &args.tgops, &pool, feed.clone(), &shutdown, &mut tasks)?;
+    // Payment gateways and receipt OCR (issue 6): Zarinpal callback and reconciler, USDT watcher, OCR worker.
+    crate::gateways::spawn(&args.gateways, &Commands::new(pool.clone()), feed.clone(), &mut tasks, &shutdown).await?;
+    // The HTTP API and the dashboard (issue 5); Telegram for sign-in codes and receipt photos.
+    let telegram = config.telegram.bot_token.clone().map(|token| api::TelegramConfig {
+        api_url: config.telegram.api_url.clone(),
+        token,
+    });
+    // The Zarinpal callback is public on the API's address (unless MRJ_GATEWAY_HTTP_ADDR serves it).
+    let extra = match args.gateways.zarinpal(&Commands::new(pool.clone()))? {
+        Some(checkout) if args.gateways.gateway_http_addr.is_none() => gateways::zarinpal::callback_router(Arc::new(checkout)),
+        _ => axum::Router::new(),
+    };
+    crate::api_cli::spawn(
+        &args.api,
+        config.panels.secret_key.as_deref(),
+        telegram,
+        extra,
+        &pool,
+        &shutdown,
+        &mut tasks,
+    )
+    .await?;
     // Scheduled backups (issue 7): one per slot while the backups feature is on and licensed.
     let backup_scheduler = args.backups.scheduler(config, Commands::new(pool.clone()))?;
     tasks.spawn(backup_scheduler.run_until_stopped(shutdown.clone()));

@@ -449,8 +449,8 @@ async fn drift(cfg: FakeConfig) {
     shop.project().await;
     assert_eq!(kinds(&fixed), (1, 3, 1));
     assert!(fixed.drifts.iter().all(|(_, _, r)| *r == Repair::Repaired), "{:#?}", fixed.drifts);
-    for i in 0..4 {
-        let sub = shop.cmd.subscription(subs[i]).await.unwrap();
+    for (i, &id) in subs.iter().enumerate().take(4) {
+        let sub = shop.cmd.subscription(id).await.unwrap();
         let (_, c) = fake.client(&email(i)).unwrap_or_else(|| panic!("{} is back", email(i)));
         assert_eq!(c["totalGB"], 50 * GIB);
         assert_eq!(c["expiryTime"], sub.expires_at.unwrap().timestamp_millis());

@@ -11,14 +11,14 @@
 pub mod audit;
 pub mod audit_commerce;
 mod commerce;
-pub mod gateways;
 pub mod commerce_views;
+pub mod gateways;
 mod models;
 mod rebuild;
-pub mod views;
 pub mod reports;
 mod staff;
 pub mod tgops;
+pub mod views;
 
 use async_trait::async_trait;
 use domain::AnyEvent;

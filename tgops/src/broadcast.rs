@@ -16,7 +16,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use commands::Commands;
 use domain::broadcast::{BroadcastStatus, DeliveryFigures, Segment};
-use domain::Language;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -40,8 +39,6 @@ pub struct BroadcastConfig {
     pub progress_every: Duration,
     /// Sleep when there is nothing to send (a wake-up cuts it short).
     pub idle: Duration,
-    /// The language of progress messages.
-    pub language: Language,
 }
 
 impl Default for BroadcastConfig {
@@ -53,7 +50,6 @@ impl Default for BroadcastConfig {
             lease: Duration::from_secs(90),
             progress_every: Duration::from_secs(3),
             idle: Duration::from_secs(1),
-            language: Language::Fa,
         }
     }
 }
@@ -375,7 +371,13 @@ impl BroadcastWorker {
             last.insert(id, now);
         }
         let (f, _, _) = figures(self.pool(), id).await?;
-        let lang = self.config.language;
+        // In the sender's language.
+        let lang = self
+            .commands
+            .customer_state(domain::CustomerId(chat))
+            .await?
+            .map(|c| c.language)
+            .unwrap_or_default();
         let n = |v: u64| crate::i18n::number(lang, v as i64);
         let text = if force {
             t(

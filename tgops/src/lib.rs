@@ -51,8 +51,9 @@ pub use telegram::{Body, RateLimiter, SendError, Telegram};
 #[derive(Debug, Clone)]
 pub struct TgOpsConfig {
     pub groups: Groups,
-    /// Messages per second for all of this module's sends together
-    /// (Telegram allows about 30 a second overall).
+    /// Notifications (group lines, reminders, live chat) per second.
+    /// Broadcasts have their own rate (`broadcast.rate`); Telegram allows
+    /// about 30 a second overall and answers 429 beyond, which both obey.
     pub rate: f64,
     pub dispatcher: DispatcherConfig,
     pub reminders: ReminderConfig,
@@ -65,7 +66,7 @@ impl Default for TgOpsConfig {
     fn default() -> Self {
         TgOpsConfig {
             groups: Groups::default(),
-            rate: 30.0,
+            rate: 20.0,
             dispatcher: DispatcherConfig::default(),
             reminders: ReminderConfig::default(),
             broadcast: BroadcastConfig::default(),
@@ -86,9 +87,13 @@ pub fn spawn(
     shutdown: Shutdown,
 ) -> Wakers {
     let commands = Commands::new(pool.clone());
-    let limiter = RateLimiter::new(config.rate);
-    let dispatcher = Dispatcher::new(pool.clone(), tg.clone(), limiter.clone(), config.dispatcher.clone());
-    let broadcast = BroadcastWorker::new(commands.clone(), tg, limiter, config.broadcast.clone());
+    let dispatcher = Dispatcher::new(pool.clone(), tg.clone(), RateLimiter::new(config.rate), config.dispatcher.clone());
+    let broadcast = BroadcastWorker::new(
+        commands.clone(),
+        tg,
+        RateLimiter::new(config.broadcast.rate),
+        config.broadcast.clone(),
+    );
     let wakers = Wakers {
         outbox: dispatcher.wake.clone(),
         broadcasts: broadcast.wake.clone(),

@@ -92,7 +92,6 @@ async fn a_10000_recipient_broadcast_killed_midway_sends_nobody_twice_and_report
         lease: Duration::from_secs(1),
         progress_every: Duration::from_millis(500),
         idle: Duration::from_millis(100),
-        language: Language::En,
     };
     let mut first = Tasks::new();
     let w1 = worker(&pool, &fake, config.clone());

@@ -5,6 +5,7 @@
 //! turns its page on.
 pub mod admin;
 pub mod auth;
+pub mod commerce;
 pub mod me;
 pub mod plans;
 pub mod seller;
@@ -12,8 +13,8 @@ pub mod system;
 pub mod views;
 
 /// What this build serves; the dashboard shows "not available yet" for the rest
-/// (commissions, withdrawals, points, discounts, settings and toggles, license,
-/// live chat, notifications, OCR readings).
+/// (settings and toggles, license, live chat, notifications, and the commerce
+/// writes: asking for and paying withdrawals, redeeming points).
 pub const CAPABILITIES: &[&str] = &[
     "auth",
     "me",
@@ -29,5 +30,10 @@ pub const CAPABILITIES: &[&str] = &[
     "staff",
     "panels",
     "seller_sales",
+    "commissions",
+    "withdrawals",
+    "points",
+    "discounts",
+    "ocr_readings",
     "live",
 ];

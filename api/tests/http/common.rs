@@ -78,6 +78,12 @@ impl Harness {
             Arc::new(ProcessManager { commands: cmd.clone() }),
             shutdown.clone(),
         ));
+        // Commerce (sales attribution, commissions, points), as `mrjbot serve` runs it.
+        tokio::spawn(run_consumer(
+            feed.clone(),
+            Arc::new(workers::CommerceConsumer { commands: cmd.clone() }),
+            shutdown.clone(),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(api::serve(listener, state.clone(), feed, shutdown));

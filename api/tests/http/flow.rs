@@ -185,6 +185,16 @@ async fn a_customer_buys_a_plan_from_the_wallet_once_per_request_id() {
         json!({"amount": "150000", "note": "gift"}),
     )
     .await;
+    // Sellers earn 10% (the commerce module's policy, set through its command).
+    h.cmd
+        .set_commission_rate(
+            &domain::Actor::System,
+            None,
+            Some(domain::commission::CommissionRate::Percent { percent: 10.into() }),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     let buyer = h.customer_token(83).await;
 
     let request = json!({"plan_id": plan_id, "location": "France", "request_id": uuid::Uuid::new_v4()});
@@ -220,11 +230,21 @@ async fn a_customer_buys_a_plan_from_the_wallet_once_per_request_id() {
     .await;
     assert_eq!(h.get("/api/me", &buyer).await.body["balance"], "50000");
 
-    // The seller who referred the buyer sees the sale; nobody else's.
+    // The seller who referred the buyer sees the sale (as commerce attributed it),
+    // their commission and the buyer's points; nobody else's.
     let seller = h.staff_token(82).await;
+    h.eventually("the sale is attributed to the seller", || async {
+        let sales = h.get("/api/seller/sales", &seller).await;
+        sales.body.as_array().is_some_and(|s| s.len() == 1)
+    })
+    .await;
     let sales = h.get("/api/seller/sales", &seller).await;
-    let sales = sales.body.as_array().unwrap();
-    assert!(!sales.is_empty() && sales.iter().all(|s| s["customer"] == 83), "{sales:?}");
+    let sale = &sales.body[0];
+    assert_eq!(
+        (sale["customer"].as_i64(), sale["amount"].as_str()),
+        (Some(83), Some("100000")),
+        "{sale}"
+    );
     let customers = h.get("/api/seller/customers", &seller).await;
     assert_eq!(customers.body.as_array().unwrap().len(), 1);
     h.eventually("the seller's day total", || async {
@@ -232,6 +252,33 @@ async fn a_customer_buys_a_plan_from_the_wallet_once_per_request_id() {
         days.body.as_array().is_some_and(|d| d.iter().any(|d| d["sales_total"] == "100000"))
     })
     .await;
+    h.eventually("the seller's commission", || async {
+        let c = h.get("/api/seller/commissions", &seller).await;
+        c.body["commissions"].as_array().is_some_and(|c| c.len() == 1) && c.body["summary"]["sales_count"] == 1
+    })
+    .await;
+    let c = h.get("/api/seller/commissions", &seller).await;
+    assert_eq!(c.body["commissions"][0]["commission"], "10000", "{:?}", c.body);
+    assert_eq!(c.body["summary"]["pending"], "10000", "inside the refund window");
+    assert_eq!(h.get("/api/seller/withdrawals", &seller).await.body, json!([]));
+    let points = h.get("/api/me/points", &buyer).await;
+    assert_eq!(points.status, StatusCode::OK, "{:?}", points.body);
+    assert!(points.body["balance"].is_i64());
+    // Another seller sees none of it; a customer cannot use seller or commerce admin routes.
+    h.staff(84, "other_seller", RoleName::Seller).await;
+    let other = h.staff_token(84).await;
+    assert_eq!(h.get("/api/seller/sales", &other).await.body, json!([]));
+    assert_eq!(h.get("/api/seller/commissions", &other).await.body["commissions"], json!([]));
+    for path in [
+        "/api/seller/sales",
+        "/api/seller/commissions",
+        "/api/admin/withdrawals",
+        "/api/admin/points/leaderboard",
+    ] {
+        assert_eq!(h.get(path, &buyer).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(h.get("/api/admin/withdrawals", &boss).await.status, StatusCode::OK);
+    assert_eq!(h.get("/api/admin/discounts", &boss).await.status, StatusCode::OK);
     h.finish().await;
 }
 
@@ -240,6 +287,7 @@ async fn cached_reads_are_served_from_memory_until_an_event_changes_them() {
     let h = Harness::start().await;
     h.staff(90, "boss", RoleName::Admin).await;
     let boss = h.staff_token(90).await;
+    let mut live = listen(&h, &boss).await;
     let created = h
         .post(
             "/api/admin/plans",
@@ -248,14 +296,10 @@ async fn cached_reads_are_served_from_memory_until_an_event_changes_them() {
         )
         .await;
     let id = created.body["id"].as_str().unwrap().to_string();
-    h.eventually("the plan is on sale", || async {
-        h.call(Method::GET, "/api/plans", None, None)
-            .await
-            .body
-            .as_array()
-            .is_some_and(|p| p.len() == 1)
-    })
-    .await;
+    // Once the API announces the new plan, its cache entry was dropped after the read model had it.
+    next_of(&mut live, "plans_changed").await;
+    let plans = h.call(Method::GET, "/api/plans", None, None).await;
+    assert_eq!(plans.body.as_array().map(Vec::len), Some(1), "{:?}", plans.body);
 
     // Change the row behind the API's back: the cache still answers.
     sqlx::query("UPDATE plans SET name = 'edited by hand'")
@@ -275,10 +319,8 @@ async fn cached_reads_are_served_from_memory_until_an_event_changes_them() {
         )
         .await;
     assert_eq!(priced.status, StatusCode::NO_CONTENT, "{:?}", priced.body);
-    h.eventually("the new price is served", || async {
-        h.call(Method::GET, "/api/plans", None, None).await.body[0]["price"] == "35000"
-    })
-    .await;
+    next_of(&mut live, "plans_changed").await;
+    assert_eq!(h.call(Method::GET, "/api/plans", None, None).await.body[0]["price"], "35000");
     assert_eq!(
         h.call(Method::GET, "/api/plans", None, None).await.body[0]["name"],
         "edited by hand"

@@ -26,4 +26,5 @@ pub fn router_without_guard() -> OpenApiRouter<AppState> {
         .merge(reports::router())
         .merge(staff::router())
         .merge(panels::router())
+        .merge(crate::routes::commerce::admin_router())
 }

@@ -40,6 +40,15 @@ pub struct PendingReceipt {
     pub submitted_at: Option<DateTime<Utc>>,
     /// `GET` it (with the bearer token) for the photo.
     pub receipt_url: String,
+    /// What OCR read on this receipt, when the reader has run.
+    #[schema(value_type = Option<String>)]
+    pub ocr_amount: Option<Decimal>,
+    pub ocr_card: Option<String>,
+    pub ocr_tracking: Option<String>,
+    pub ocr_paid_at: Option<DateTime<Utc>>,
+    /// Mismatches the domain found (`amount_differs`, `card_differs`, `tracking_reused`, …); empty: none.
+    pub ocr_flags: Option<Vec<String>>,
+    pub ocr_read_at: Option<DateTime<Utc>>,
 }
 
 /// Receipts waiting for a decision, oldest first (cached; refreshed by events).
@@ -60,8 +69,11 @@ pub async fn pending(State(state): State<AppState>, user: AuthUser) -> ApiResult
         .get_or_load((), || async move {
             let rows: Vec<PendingReceipt> = sqlx::query_as(
                 "SELECT r.payment_id, r.customer, c.username, r.amount, r.card_id, r.card_number, r.card_holder, r.purpose, \
-                 r.plan_name, r.created_at, r.submitted_at, '/api/admin/payments/' || r.payment_id || '/receipt' AS receipt_url \
+                 r.plan_name, r.created_at, r.submitted_at, '/api/admin/payments/' || r.payment_id || '/receipt' AS receipt_url, \
+                 o.amount AS ocr_amount, o.card AS ocr_card, o.tracking AS ocr_tracking, o.paid_at AS ocr_paid_at, \
+                 o.flags AS ocr_flags, o.read_at AS ocr_read_at \
                  FROM pending_receipts r LEFT JOIN customers c ON c.telegram_id = r.customer \
+                 LEFT JOIN receipt_readings o ON o.payment_id = r.payment_id AND o.file = r.receipt \
                  WHERE r.receipt IS NOT NULL ORDER BY r.submitted_at, r.payment_id LIMIT 500",
             )
             .fetch_all(&pool)

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, Box, Button, Card, CardActions, CardContent, CardMedia, MenuItem, Stack, Tab, Tabs, TextField, Typography } from "@mui/material";
+import { Alert, Box, Button, Card, CardActions, CardContent, CardMedia, Chip, MenuItem, Stack, Tab, Tabs, TextField, Typography } from "@mui/material";
 import { api, blobUrl } from "../../api";
 import { useAuth } from "../../auth";
 import { useLang } from "../../i18n";
@@ -32,6 +32,31 @@ function ReceiptImage({ url }: { url: string }) {
   );
 }
 
+/** What OCR read on the receipt and the mismatches the domain flagged. */
+function Ocr({ r }: { r: PendingReceipt }) {
+  const { t, lang, word } = useLang();
+  if (!r.ocr_read_at) {
+    return (
+      <Typography variant="body2" color="text.secondary" sx={{ mt: 1 }} data-testid="ocr">
+        {t("ocrReading")}: {t("ocrNone")}
+      </Typography>
+    );
+  }
+  const flags = r.ocr_flags ?? [];
+  return (
+    <Box sx={{ mt: 1 }} data-testid="ocr">
+      <Typography variant="body2">
+        {t("ocrReading")}: {r.ocr_amount ? toman(r.ocr_amount, lang) : "—"} · <span dir="ltr">{r.ocr_card ?? "—"}</span> · {t("tracking")} {r.ocr_tracking ?? "—"}
+      </Typography>
+      {flags.length === 0 ? (
+        <Chip size="small" color="success" label={t("ocrClean")} sx={{ mt: 0.5 }} />
+      ) : (
+        flags.map((f) => <Chip key={f} size="small" color="warning" label={word(f)} sx={{ mt: 0.5, mx: 0.25 }} />)
+      )}
+    </Box>
+  );
+}
+
 function Queue() {
   const { t, lang, word } = useLang();
   const queries = useQueryClient();
@@ -43,9 +68,6 @@ function Queue() {
   });
   return (
     <>
-      <Alert severity="info" sx={{ mb: 2 }} data-testid="ocr-not-yet">
-        {t("ocrNotYet")}
-      </Alert>
       <ErrorBox error={q.error || approve.error} onRetry={() => q.refetch()} />
       {!q.data ? (
         <Loading />
@@ -75,6 +97,7 @@ function Queue() {
                 <Typography variant="caption" color="text.secondary">
                   {t("submitted")}: {dateTime(r.submitted_at, lang)}
                 </Typography>
+                <Ocr r={r} />
               </CardContent>
               <CardActions>
                 <Button variant="contained" color="success" onClick={() => approve.mutate(r.payment_id)} disabled={approve.isPending} data-testid="approve">

@@ -3,13 +3,13 @@ import { Alert, Paper, Stack, Typography, useTheme } from "@mui/material";
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api } from "../../api";
 import { useLang } from "../../i18n";
-import { dateTime, day, number, toman } from "../../format";
-import type { Customer, SellerDay, Subscription } from "../../types";
+import { cardNumber, dateTime, day, number, toman } from "../../format";
+import type { Customer, Sale, SellerCommissions as SellerCommissionsT, SellerDay, Withdrawal } from "../../types";
 import { DataTable, ErrorBox, PageHeader, Stat, StatusChip } from "../../components/common";
 
 export function SellerSales() {
-  const { t, lang } = useLang();
-  const q = useQuery({ queryKey: ["seller", "sales"], queryFn: () => api<Subscription[]>("/api/seller/sales?limit=200") });
+  const { t, lang, word } = useLang();
+  const q = useQuery({ queryKey: ["seller", "sales"], queryFn: () => api<Sale[]>("/api/seller/sales?limit=200") });
   return (
     <>
       <PageHeader title={t("sales")} />
@@ -17,15 +17,82 @@ export function SellerSales() {
       <ErrorBox error={q.error} />
       <DataTable
         rows={q.data}
-        rowKey={(r) => r.id}
+        rowKey={(r) => `${r.subscription_id}-${r.charge_no}`}
+        testId="seller-sales"
         columns={[
-          { key: "at", label: t("created"), render: (r) => dateTime(r.requested_at, lang) },
+          { key: "at", label: t("created"), render: (r) => dateTime(r.at, lang) },
           { key: "customer", label: t("customerCol"), render: (r) => r.customer },
-          { key: "plan", label: t("plan"), render: (r) => r.plan_name },
-          { key: "paid", label: t("paid"), render: (r) => toman(r.paid, lang) },
-          { key: "status", label: t("status"), render: (r) => <StatusChip status={r.status} /> },
+          { key: "plan", label: t("plan"), render: (r) => `${r.plan_name} · ${r.location}` },
+          { key: "kind", label: t("kind"), render: (r) => word(r.kind) },
+          { key: "amount", label: t("amount"), render: (r) => toman(r.amount, lang) },
+          { key: "source", label: "", render: (r) => word(r.source) },
+          { key: "refund", label: t("refund"), render: (r) => (r.refunded ? toman(r.refunded, lang) : "") },
         ]}
       />
+    </>
+  );
+}
+
+export function SellerCommissions() {
+  const { t, lang } = useLang();
+  const q = useQuery({ queryKey: ["seller", "commissions"], queryFn: () => api<SellerCommissionsT>("/api/seller/commissions") });
+  const s = q.data?.summary;
+  return (
+    <>
+      <PageHeader title={t("commissions")} />
+      <ErrorBox error={q.error} />
+      <Stack direction="row" gap={2} flexWrap="wrap" sx={{ mb: 2 }}>
+        <Stat label={t("availableCommission")} value={toman(s?.available ?? "0", lang)} testId="commission-available" />
+        <Stat label={t("pendingCommission")} value={toman(s?.pending ?? "0", lang)} />
+        <Stat label={t("reservedCommission")} value={toman(s?.reserved ?? "0", lang)} />
+        <Stat label={t("paidOut")} value={toman(s?.paid_out ?? "0", lang)} />
+        <Stat label={t("earnedTotal")} value={toman(s?.earned_total ?? "0", lang)} />
+      </Stack>
+      <DataTable
+        rows={q.data?.commissions}
+        rowKey={(r) => `${r.subscription_id}-${r.charge_no}`}
+        columns={[
+          { key: "at", label: t("created"), render: (r) => dateTime(r.earned_at, lang) },
+          { key: "customer", label: t("customerCol"), render: (r) => r.customer },
+          { key: "sale", label: t("salesTotal"), render: (r) => toman(r.sale_amount, lang) },
+          { key: "rate", label: t("rate"), render: (r) => <bdi>{r.rate}</bdi> },
+          { key: "commission", label: t("commission"), render: (r) => toman(r.commission, lang) },
+          { key: "status", label: t("status"), render: (r) => <StatusChip status={r.status} /> },
+          { key: "release", label: t("releasesAt"), render: (r) => dateTime(r.releases_at, lang) },
+        ]}
+      />
+    </>
+  );
+}
+
+export function WithdrawalsTable({ rows }: { rows: Withdrawal[] | undefined }) {
+  const { t, lang } = useLang();
+  return (
+    <DataTable
+      rows={rows}
+      rowKey={(r) => r.id}
+      columns={[
+        { key: "at", label: t("requested"), render: (r) => dateTime(r.requested_at, lang) },
+        { key: "seller", label: t("sellerSection"), render: (r) => r.seller },
+        { key: "amount", label: t("amount"), render: (r) => toman(r.amount, lang) },
+        { key: "card", label: t("card"), render: (r) => <span dir="ltr">{cardNumber(r.card_number)}</span> },
+        { key: "holder", label: t("holder"), render: (r) => r.holder },
+        { key: "status", label: t("status"), render: (r) => <StatusChip status={r.status} /> },
+        { key: "paid", label: t("paidOut"), render: (r) => (r.paid_at ? `${dateTime(r.paid_at, lang)} · ${r.bank_reference ?? ""}` : r.reject_reason ?? "") },
+      ]}
+    />
+  );
+}
+
+export function SellerWithdrawals() {
+  const { t } = useLang();
+  const q = useQuery({ queryKey: ["seller", "withdrawals"], queryFn: () => api<Withdrawal[]>("/api/seller/withdrawals") });
+  return (
+    <>
+      <PageHeader title={t("withdrawals")} />
+      <Alert severity="info" sx={{ mb: 2 }}>{t("withdrawWrite")}</Alert>
+      <ErrorBox error={q.error} />
+      <WithdrawalsTable rows={q.data} />
     </>
   );
 }
