@@ -86,6 +86,8 @@ try {
   check(width > 0, "the receipt photo loaded");
   check((await card.getByTestId("receipt-customer").textContent()).includes(username), "the queue names the customer");
   check((await card.getByTestId("receipt-amount").textContent()).includes("250,000"), "the queue shows the amount");
+  await card.getByTestId("ocr").waitFor();
+  check((await card.getByTestId("ocr").textContent()).includes("OCR reading"), "the queue shows the OCR reading (or that there is none yet)");
   await shot("queue");
   await card.getByTestId("approve").click();
   await page.getByTestId("queue-empty").waitFor({ timeout: 15_000 });

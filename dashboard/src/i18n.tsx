@@ -193,6 +193,10 @@ const en = {
   ocrReading: "OCR reading",
   ocrNone: "Not read yet",
   ocrClean: "Matches the payment",
+  ocrMismatch: "Does not match the payment: look twice before approving",
+  ocrText: "Recognised text",
+  ocrPaidAt: "Paid at",
+  ocrReusedBy: "also on payment",
   tracking: "Tracking no.",
   kind: "Kind",
 } as const;
@@ -390,6 +394,10 @@ const fa: Record<Key, string> = {
   ocrReading: "خوانش OCR",
   ocrNone: "هنوز خوانده نشده",
   ocrClean: "با پرداخت مطابقت دارد",
+  ocrMismatch: "با پرداخت نمی‌خواند: پیش از تأیید دوباره نگاه کنید",
+  ocrText: "متن خوانده‌شده",
+  ocrPaidAt: "زمان پرداخت",
+  ocrReusedBy: "همچنین در پرداخت",
   tracking: "شماره پیگیری",
   kind: "نوع",
 };
@@ -431,6 +439,15 @@ const statusFa: Record<string, string> = {
   created_account: "حساب ساخته‌شده",
   percent: "درصد",
   fixed: "ثابت",
+  amount_unreadable: "مبلغ خوانا نیست",
+  amount_differs: "مبلغ متفاوت است",
+  card_unreadable: "کارت خوانا نیست",
+  card_differs: "کارت دیگری است",
+  tracking_unreadable: "شماره پیگیری خوانا نیست",
+  tracking_reused: "شماره پیگیری تکراری",
+  time_unreadable: "زمان خوانا نیست",
+  time_before_request: "پیش از درخواست پرداخت",
+  time_in_future: "زمان در آینده",
 };
 
 interface LangState {

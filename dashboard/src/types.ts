@@ -163,6 +163,9 @@ export interface PendingReceipt {
   ocr_tracking: string | null;
   ocr_paid_at: string | null;
   ocr_flags: string[] | null;
+  ocr_flag_details: { flag: string; read?: string; payment?: string }[] | null;
+  ocr_engine: string | null;
+  ocr_text: string | null;
   ocr_read_at: string | null;
 }
 

@@ -5,4 +5,5 @@ mod common;
 mod access;
 mod auth;
 mod flow;
+mod ocr;
 mod openapi;

@@ -48,6 +48,13 @@ pub struct PendingReceipt {
     pub ocr_paid_at: Option<DateTime<Utc>>,
     /// Mismatches the domain found (`amount_differs`, `card_differs`, `tracking_reused`, …); empty: none.
     pub ocr_flags: Option<Vec<String>>,
+    /// The same flags with their values, as the domain recorded them: `{"flag": "amount_differs", "read": "120000"}`,
+    /// `{"flag": "card_differs", "read": "…"}`, `{"flag": "tracking_reused", "payment": "<uuid>"}`, …
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub ocr_flag_details: Option<serde_json::Value>,
+    /// The engine and the text it recognised (at most 2,000 characters).
+    pub ocr_engine: Option<String>,
+    pub ocr_text: Option<String>,
     pub ocr_read_at: Option<DateTime<Utc>>,
 }
 
@@ -71,7 +78,8 @@ pub async fn pending(State(state): State<AppState>, user: AuthUser) -> ApiResult
                 "SELECT r.payment_id, r.customer, c.username, r.amount, r.card_id, r.card_number, r.card_holder, r.purpose, \
                  r.plan_name, r.created_at, r.submitted_at, '/api/admin/payments/' || r.payment_id || '/receipt' AS receipt_url, \
                  o.amount AS ocr_amount, o.card AS ocr_card, o.tracking AS ocr_tracking, o.paid_at AS ocr_paid_at, \
-                 o.flags AS ocr_flags, o.read_at AS ocr_read_at \
+                 o.flags AS ocr_flags, o.flag_details AS ocr_flag_details, o.engine AS ocr_engine, o.text AS ocr_text, \
+                 o.read_at AS ocr_read_at \
                  FROM pending_receipts r LEFT JOIN customers c ON c.telegram_id = r.customer \
                  LEFT JOIN receipt_readings o ON o.payment_id = r.payment_id AND o.file = r.receipt \
                  WHERE r.receipt IS NOT NULL ORDER BY r.submitted_at, r.payment_id LIMIT 500",

@@ -32,7 +32,9 @@ function ReceiptImage({ url }: { url: string }) {
   );
 }
 
-/** What OCR read on the receipt and the mismatches the domain flagged. */
+/** What OCR read on the receipt and the mismatches the domain flagged:
+ * a field that differs from the payment is shown in red, and the whole
+ * reading sits in a warning box until it matches. */
 function Ocr({ r }: { r: PendingReceipt }) {
   const { t, lang, word } = useLang();
   if (!r.ocr_read_at) {
@@ -43,15 +45,60 @@ function Ocr({ r }: { r: PendingReceipt }) {
     );
   }
   const flags = r.ocr_flags ?? [];
+  const has = (f: string) => flags.includes(f);
+  const bad = (f: string) => (has(f) ? { color: "error.main", fontWeight: 700 } : {});
+  const reusedBy = (r.ocr_flag_details ?? []).find((d) => d.flag === "tracking_reused")?.payment;
+  const card = r.ocr_card ? r.ocr_card.replace(/(.{4})(?=.)/g, "$1 ") : "—";
   return (
-    <Box sx={{ mt: 1 }} data-testid="ocr">
-      <Typography variant="body2">
-        {t("ocrReading")}: {r.ocr_amount ? toman(r.ocr_amount, lang) : "—"} · <span dir="ltr">{r.ocr_card ?? "—"}</span> · {t("tracking")} {r.ocr_tracking ?? "—"}
+    <Box
+      sx={{ mt: 1, p: 1, borderRadius: 1, border: 1, borderColor: flags.length ? "warning.main" : "success.main" }}
+      data-testid="ocr"
+      data-flags={flags.join(" ")}
+    >
+      <Typography variant="subtitle2">{t("ocrReading")}</Typography>
+      <Typography variant="body2" data-testid="ocr-amount" data-mismatch={has("amount_differs") || undefined} sx={bad("amount_differs")}>
+        {t("amount")}: {r.ocr_amount ? toman(r.ocr_amount, lang) : "—"}
+      </Typography>
+      <Typography variant="body2" data-testid="ocr-card" data-mismatch={has("card_differs") || undefined} sx={bad("card_differs")}>
+        {t("card")}: <bdi dir="ltr">{card}</bdi>
+      </Typography>
+      <Typography variant="body2" data-testid="ocr-tracking" sx={bad("tracking_reused")}>
+        {t("tracking")}: <bdi>{r.ocr_tracking ?? "—"}</bdi>
+        {reusedBy ? ` (${t("ocrReusedBy")} ${reusedBy.slice(0, 8)})` : ""}
+      </Typography>
+      <Typography variant="body2" sx={{ ...bad("time_before_request"), ...bad("time_in_future") }}>
+        {t("ocrPaidAt")}: {dateTime(r.ocr_paid_at, lang)}
       </Typography>
       {flags.length === 0 ? (
-        <Chip size="small" color="success" label={t("ocrClean")} sx={{ mt: 0.5 }} />
+        <Chip size="small" color="success" label={t("ocrClean")} sx={{ mt: 0.5 }} data-testid="ocr-clean" />
       ) : (
-        flags.map((f) => <Chip key={f} size="small" color="warning" label={word(f)} sx={{ mt: 0.5, mx: 0.25 }} />)
+        <>
+          <Alert severity="warning" sx={{ mt: 0.5, py: 0 }} data-testid="ocr-mismatch">
+            {t("ocrMismatch")}
+          </Alert>
+          {flags.map((f) => (
+            <Chip
+              key={f}
+              size="small"
+              color={f.endsWith("_unreadable") ? "default" : "error"}
+              label={word(f)}
+              sx={{ mt: 0.5, mx: 0.25 }}
+              data-testid="ocr-flag"
+            />
+          ))}
+        </>
+      )}
+      {r.ocr_text && (
+        <details>
+          <summary>
+            <Typography variant="caption" component="span">
+              {t("ocrText")} ({r.ocr_engine})
+            </Typography>
+          </summary>
+          <Typography variant="caption" component="pre" sx={{ whiteSpace: "pre-wrap", m: 0 }}>
+            {r.ocr_text}
+          </Typography>
+        </details>
       )}
     </Box>
   );
