@@ -26,18 +26,9 @@ help-customer = <b>What I can do</b>
     /language — change language
 help-admin = <b>Admin</b>
     /admin — menu · /payments — receipt queue · /users — find, block, roles, wallet
-    /subscriptions · /settings — plans · /cards · /stats · /reports · /servers · /broadcast · /license
+    /subscriptions · /settings — plans · /cards · /stats · /reports · /servers · /broadcast · /license · /withdrawals — seller withdrawals
 help-seller = <b>Seller</b>
     /seller · /sales · /commission · /withdraw · /balance · /cards · /points
-not-available = 🚧 <b>{ $feature }</b> is not available yet. It is being built; the bot will offer it as soon as it is ready.
-feature-points = Loyalty points
-feature-live-chat = Live chat with support
-feature-broadcast = Broadcasts
-feature-license = License
-feature-commission = Commission
-feature-withdraw = Withdrawals
-feature-seller-cards = Payout cards
-feature-bot-settings = Bot settings
 error-generic = ⚠️ Something went wrong on our side. Please try again in a minute.
 error-blocked = ⛔ Your account is blocked.
 error-denied = ⛔ You do not have permission for this.
@@ -316,7 +307,7 @@ sales = 🤝 <b>Sales through your link</b>
     Total paid: { $total }
 balance = 💰 Wallet balance: <b>{ $balance }</b>
 
-## Commerce (read-only)
+## Commerce: points and commission
 points-screen = ⭐ <b>Points</b>
     Balance: <b>{ $balance }</b>
     Earned: { $earned } · Redeemed: { $redeemed } · Expired: { $expired }
@@ -327,3 +318,95 @@ commission-screen = 🤝 <b>Commission</b>
     Paid out: { $paid }
     Earned in total: { $earned }
     Sales: { $sales } ({ $total })
+
+## Withdrawals (sellers)
+withdraw-screen = 💸 <b>Withdrawals</b>
+    Available: <b>{ $available }</b>
+    Pending (refund window still open): { $pending }
+    Asked for, not yet paid: { $reserved }
+    Paid out: { $paid }
+    Smallest withdrawal: { $minimum }
+withdraw-history = <b>Your requests</b>
+withdraw-line = { $date } · { $amount } → { $card } · { $status }
+withdraw-status-requested = waiting for approval
+withdraw-status-approved = approved, being paid
+withdraw-status-rejected = rejected
+withdraw-status-paid = paid
+withdraw-below-minimum = You can ask for a withdrawal once { $minimum } is available.
+btn-withdraw-request = 💸 Request a withdrawal
+withdraw-ask-amount = How much would you like to withdraw? Available: { $available } (at least { $minimum }). Type the amount in Toman.
+withdraw-amount-invalid = ⚠️ That is not an amount. Type a number of Toman, for example 150,000.
+withdraw-over-available = ⚠️ { $amount } is more than your available commission ({ $available }). Type a smaller amount.
+withdraw-below-min = ⚠️ The smallest withdrawal is { $minimum }. Type a larger amount.
+withdraw-ask-card = Which card should receive { $amount }? Send <code>card number | holder's name</code>, or choose a card you used before.
+btn-withdraw-card = 💳 { $card } · { $holder }
+withdraw-card-invalid = ⚠️ Send the card as <code>card number | holder's name</code>, with a valid 16-digit card number.
+withdraw-confirm = Withdraw <b>{ $amount }</b> to card { $card } ({ $holder })?
+withdraw-press-confirm = Press ✅ Confirm above, or /cancel.
+withdraw-expired = ⚠️ This confirmation is no longer valid. Start again with /withdraw.
+withdraw-already = This withdrawal was already requested.
+withdraw-requested = ✅ Withdrawal requested: { $amount } to { $card }. It will be paid after an admin approves it.
+btn-withdraw-back = 💸 Withdrawals
+payout-cards = 💳 <b>Payout cards</b>
+    Withdrawals are paid to the card you name in each request (/withdraw). Cards you have used:
+payout-cards-none = 💳 <b>Payout cards</b>
+    Withdrawals are paid to the card you name in each request. You have not asked for a withdrawal yet: /withdraw.
+payout-card-line = { $card } · { $holder } — { $count } request(s), { $paid } paid
+
+## Withdrawals (staff)
+btn-admin-withdrawals = 💸 Withdrawals ({ $count })
+btn-withdrawals = 💸 Withdrawals
+withdrawals-empty = No withdrawals are waiting.
+withdrawals-title = 💸 <b>Withdrawals waiting: { $count }</b>
+withdrawal-item = 💸 <b>Withdrawal</b>
+    Seller: { $seller }
+    Amount: <b>{ $amount }</b>
+    Card: <code>{ $card }</code>
+    Holder: { $holder }
+    Asked: { $date }
+    Status: { $status }
+btn-withdrawal-paid = 💳 Mark paid
+withdrawal-already-handled = This withdrawal was already handled: { $status }.
+withdrawal-approved = ✅ Approved by { $by }: { $amount } for { $seller } to <code>{ $card }</code>. Transfer the money, then press “Mark paid”.
+withdrawal-not-approved = ⚠️ Approve this withdrawal before marking it paid.
+withdrawal-ask-reference = Send the bank's tracking number of the transfer of { $amount } to <code>{ $card }</code>.
+withdrawal-reference-required = ⚠️ The bank's tracking number is required.
+withdrawal-paid = ✅ Paid: { $amount } to <code>{ $card }</code>, reference { $reference }, recorded by { $by }.
+withdrawal-ask-reason = Why is this withdrawal rejected? Type the reason (the seller reads it).
+withdrawal-rejected = ❌ Rejected by { $by }: { $reason }. The money is available to the seller again.
+
+## License (read-only)
+license-screen = 🔑 <b>License</b>
+    { $state }
+    Licensed features: { $features }
+    Panels: { $panels } of { $max }
+license-unlicensed = No license is installed: core selling, points and one panel.
+license-valid = Valid, licensed to <b>{ $licensee }</b> until { $expires }.
+license-grace = Licensed to <b>{ $licensee }</b>; expired on { $expired }, grace period until { $until }.
+license-lapsed = Licensed to <b>{ $licensee }</b>; expired on { $expired }, grace period ended on { $until }: licensed features are off.
+license-details = License <code>{ $id }</code>: issued { $issued }, expires { $expires }, grace { $grace } days, installed { $installed }.
+license-note = ⚠️ { $note }
+license-install-hint = A license is installed from the command line: <code>mrjbot license install</code>.
+license-feature-backups = scheduled backups
+license-feature-chat = live chat
+license-feature-ai = AI answers
+license-feature-points = loyalty points
+license-feature-broadcasts = broadcasts
+
+## Points redemption
+btn-points = ⭐ Points
+btn-points-redeem = 🎁 Redeem points
+redeem-menu = 🎁 <b>Redeem points</b>
+    You have { $balance } points. Choose a reward:
+redeem-none = 🎁 You have { $balance } points: not enough for any reward yet.
+btn-reward = { $reward } — { $points } points
+reward-discount = discount code worth { $value }
+reward-vip = VIP membership
+reward-days = { $days } extra days on { $plan }
+reward-traffic = { $gb } extra GB on { $plan }
+redeem-confirm = Spend <b>{ $points }</b> points on { $reward }?
+    Points left after: { $after }
+redeem-insufficient = ⚠️ You have { $balance } points; { $points } are needed.
+redeem-already = This reward was already redeemed.
+redeem-done = ✅ Redeemed { $points } points: { $reward }.
+redeem-code = Your discount code: <code>{ $code }</code> (one use, for 90 days).

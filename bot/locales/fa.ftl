@@ -25,18 +25,9 @@ help-customer = <b>کارهایی که می‌توانم انجام دهم</b>
     /language — تغییر زبان
 help-admin = <b>مدیریت</b>
     /admin — منو · /payments — صف رسیدها · /users — جستجو، مسدودسازی، نقش‌ها، کیف پول
-    /subscriptions · /settings — پلن‌ها · /cards · /stats · /reports · /servers · /broadcast · /license
+    /subscriptions · /settings — پلن‌ها · /cards · /stats · /reports · /servers · /broadcast · /license · /withdrawals — برداشت فروشندگان
 help-seller = <b>فروشنده</b>
     /seller · /sales · /commission · /withdraw · /balance · /cards · /points
-not-available = 🚧 <b>{ $feature }</b> هنوز در دسترس نیست. در حال ساخت است و به محض آماده شدن در ربات فعال می‌شود.
-feature-points = امتیاز وفاداری
-feature-live-chat = گفتگوی زنده با پشتیبانی
-feature-broadcast = ارسال همگانی
-feature-license = لایسنس
-feature-commission = پورسانت
-feature-withdraw = برداشت وجه
-feature-seller-cards = کارت‌های تسویه
-feature-bot-settings = تنظیمات ربات
 error-generic = ⚠️ مشکلی در سمت ما پیش آمد. لطفاً یک دقیقه دیگر دوباره تلاش کنید.
 error-blocked = ⛔ حساب شما مسدود شده است.
 error-denied = ⛔ شما اجازه این کار را ندارید.
@@ -315,7 +306,7 @@ sales = 🤝 <b>فروش از طریق لینک شما</b>
     مجموع پرداخت: { $total }
 balance = 💰 موجودی کیف پول: <b>{ $balance }</b>
 
-## Commerce (read-only)
+## Commerce: points and commission
 points-screen = ⭐ <b>امتیازها</b>
     موجودی: <b>{ $balance }</b>
     کسب‌شده: { $earned } · استفاده‌شده: { $redeemed } · منقضی: { $expired }
@@ -326,3 +317,95 @@ commission-screen = 🤝 <b>پورسانت</b>
     پرداخت‌شده: { $paid }
     مجموع کسب‌شده: { $earned }
     فروش: { $sales } ({ $total })
+
+## Withdrawals (sellers)
+withdraw-screen = 💸 <b>برداشت وجه</b>
+    قابل برداشت: <b>{ $available }</b>
+    در انتظار (مهلت بازپرداخت باز است): { $pending }
+    درخواست‌شده، هنوز پرداخت‌نشده: { $reserved }
+    پرداخت‌شده: { $paid }
+    حداقل برداشت: { $minimum }
+withdraw-history = <b>درخواست‌های شما</b>
+withdraw-line = { $date } · { $amount } ← { $card } · { $status }
+withdraw-status-requested = در انتظار تأیید
+withdraw-status-approved = تأییدشده، در حال پرداخت
+withdraw-status-rejected = ردشده
+withdraw-status-paid = پرداخت‌شده
+withdraw-below-minimum = وقتی { $minimum } قابل برداشت شد، می‌توانید درخواست برداشت بدهید.
+btn-withdraw-request = 💸 درخواست برداشت
+withdraw-ask-amount = چه مبلغی می‌خواهید برداشت کنید؟ قابل برداشت: { $available } (حداقل { $minimum }). مبلغ را به تومان بنویسید.
+withdraw-amount-invalid = ⚠️ این مبلغ معتبر نیست. عددی به تومان بنویسید، مثلاً ۱۵۰٬۰۰۰.
+withdraw-over-available = ⚠️ { $amount } بیشتر از پورسانت قابل برداشت شما ({ $available }) است. مبلغ کمتری بنویسید.
+withdraw-below-min = ⚠️ حداقل برداشت { $minimum } است. مبلغ بیشتری بنویسید.
+withdraw-ask-card = { $amount } به کدام کارت واریز شود؟ <code>شماره کارت | نام صاحب کارت</code> را بفرستید یا کارتی را که قبلاً استفاده کرده‌اید انتخاب کنید.
+btn-withdraw-card = 💳 { $card } · { $holder }
+withdraw-card-invalid = ⚠️ کارت را به شکل <code>شماره کارت | نام صاحب کارت</code> با شماره کارت ۱۶ رقمی معتبر بفرستید.
+withdraw-confirm = برداشت <b>{ $amount }</b> به کارت { $card } ({ $holder })؟
+withdraw-press-confirm = دکمهٔ ✅ تأیید را در بالا بزنید، یا /cancel.
+withdraw-expired = ⚠️ این تأیید دیگر معتبر نیست. دوباره با /withdraw شروع کنید.
+withdraw-already = این برداشت قبلاً درخواست شده است.
+withdraw-requested = ✅ درخواست برداشت ثبت شد: { $amount } به { $card }. پس از تأیید مدیر پرداخت می‌شود.
+btn-withdraw-back = 💸 برداشت وجه
+payout-cards = 💳 <b>کارت‌های تسویه</b>
+    برداشت‌ها به کارتی واریز می‌شوند که در هر درخواست اعلام می‌کنید (/withdraw). کارت‌هایی که استفاده کرده‌اید:
+payout-cards-none = 💳 <b>کارت‌های تسویه</b>
+    برداشت‌ها به کارتی واریز می‌شوند که در هر درخواست اعلام می‌کنید. هنوز درخواست برداشتی نداده‌اید: /withdraw.
+payout-card-line = { $card } · { $holder } — { $count } درخواست، { $paid } پرداخت‌شده
+
+## Withdrawals (staff)
+btn-admin-withdrawals = 💸 برداشت‌ها ({ $count })
+btn-withdrawals = 💸 برداشت‌ها
+withdrawals-empty = هیچ برداشتی در انتظار نیست.
+withdrawals-title = 💸 <b>برداشت‌های در انتظار: { $count }</b>
+withdrawal-item = 💸 <b>برداشت</b>
+    فروشنده: { $seller }
+    مبلغ: <b>{ $amount }</b>
+    کارت: <code>{ $card }</code>
+    صاحب کارت: { $holder }
+    تاریخ درخواست: { $date }
+    وضعیت: { $status }
+btn-withdrawal-paid = 💳 ثبت پرداخت
+withdrawal-already-handled = این برداشت قبلاً رسیدگی شده است: { $status }.
+withdrawal-approved = ✅ توسط { $by } تأیید شد: { $amount } برای { $seller } به <code>{ $card }</code>. مبلغ را واریز کنید و سپس «ثبت پرداخت» را بزنید.
+withdrawal-not-approved = ⚠️ پیش از ثبت پرداخت، این برداشت را تأیید کنید.
+withdrawal-ask-reference = شمارهٔ پیگیری بانکی واریز { $amount } به <code>{ $card }</code> را بفرستید.
+withdrawal-reference-required = ⚠️ شمارهٔ پیگیری بانکی لازم است.
+withdrawal-paid = ✅ پرداخت شد: { $amount } به <code>{ $card }</code>، شمارهٔ پیگیری { $reference }، ثبت توسط { $by }.
+withdrawal-ask-reason = دلیل رد این برداشت چیست؟ دلیل را بنویسید (فروشنده آن را می‌خواند).
+withdrawal-rejected = ❌ توسط { $by } رد شد: { $reason }. مبلغ دوباره برای فروشنده قابل برداشت است.
+
+## License (read-only)
+license-screen = 🔑 <b>لایسنس</b>
+    { $state }
+    امکانات دارای مجوز: { $features }
+    پنل‌ها: { $panels } از { $max }
+license-unlicensed = لایسنسی نصب نشده است: فروش پایه، امتیازها و یک پنل.
+license-valid = معتبر، به نام <b>{ $licensee }</b> تا { $expires }.
+license-grace = به نام <b>{ $licensee }</b>؛ در { $expired } منقضی شده، مهلت ارفاق تا { $until }.
+license-lapsed = به نام <b>{ $licensee }</b>؛ در { $expired } منقضی شده و مهلت ارفاق در { $until } تمام شده است: امکانات دارای مجوز خاموش‌اند.
+license-details = لایسنس <code>{ $id }</code>: صدور { $issued }، انقضا { $expires }، ارفاق { $grace } روز، نصب { $installed }.
+license-note = ⚠️ { $note }
+license-install-hint = لایسنس از خط فرمان نصب می‌شود: <code>mrjbot license install</code>.
+license-feature-backups = پشتیبان‌گیری زمان‌بندی‌شده
+license-feature-chat = گفتگوی زنده
+license-feature-ai = پاسخ هوش مصنوعی
+license-feature-points = امتیاز وفاداری
+license-feature-broadcasts = ارسال همگانی
+
+## Points redemption
+btn-points = ⭐ امتیازها
+btn-points-redeem = 🎁 استفاده از امتیاز
+redeem-menu = 🎁 <b>استفاده از امتیاز</b>
+    { $balance } امتیاز دارید. یک جایزه انتخاب کنید:
+redeem-none = 🎁 { $balance } امتیاز دارید: هنوز برای هیچ جایزه‌ای کافی نیست.
+btn-reward = { $reward } — { $points } امتیاز
+reward-discount = کد تخفیف به ارزش { $value }
+reward-vip = عضویت VIP
+reward-days = { $days } روز اضافه روی { $plan }
+reward-traffic = { $gb } گیگابایت اضافه روی { $plan }
+redeem-confirm = <b>{ $points }</b> امتیاز برای { $reward } خرج شود؟
+    امتیاز باقی‌مانده: { $after }
+redeem-insufficient = ⚠️ { $balance } امتیاز دارید؛ { $points } امتیاز لازم است.
+redeem-already = این جایزه قبلاً دریافت شده است.
+redeem-done = ✅ { $points } امتیاز استفاده شد: { $reward }.
+redeem-code = کد تخفیف شما: <code>{ $code }</code> (یک‌بار مصرف، تا ۹۰ روز).

@@ -98,6 +98,72 @@ pub enum Action {
     License,
     /// Live chat and broadcasts (see `handlers::ops`).
     Ops(crate::handlers::ops::OpsAction),
+    // ---- sellers: withdrawals (see `handlers::withdraw`)
+    Withdraw,
+    WithdrawStart,
+    /// Pay the withdrawal being asked for to this card (16 digits), used before.
+    WithdrawTo(u64),
+    /// Confirmed request; `nonce` names the withdrawal, so a second click asks for nothing more.
+    ConfirmWithdraw {
+        nonce: [u8; 8],
+    },
+    // ---- staff: withdrawals
+    Withdrawals,
+    WithdrawalApprove(Uuid),
+    WithdrawalReject(Uuid),
+    WithdrawalPay(Uuid),
+    // ---- customers: points (see `handlers::commerce`)
+    Points,
+    RedeemMenu,
+    RedeemPick(Reward),
+    /// Confirmed redemption; `nonce` names it, so a second click spends nothing more.
+    ConfirmRedeem {
+        reward: Reward,
+        nonce: [u8; 8],
+    },
+}
+
+/// A reward offered for points, as a button carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reward {
+    /// A personal discount code worth this many Toman.
+    Discount(u32),
+    Vip,
+    Days {
+        subscription: Uuid,
+        days: u16,
+    },
+    Traffic {
+        subscription: Uuid,
+        gb: u16,
+    },
+}
+
+impl Reward {
+    fn write(&self, w: Writer) -> Writer {
+        match *self {
+            Reward::Discount(t) => w.u8(0).u32(t),
+            Reward::Vip => w.u8(1),
+            Reward::Days { subscription, days } => w.u8(2).uuid(&subscription).u16(days),
+            Reward::Traffic { subscription, gb } => w.u8(3).uuid(&subscription).u16(gb),
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Reward, CallbackError> {
+        Ok(match r.u8()? {
+            0 => Reward::Discount(r.u32()?),
+            1 => Reward::Vip,
+            2 => Reward::Days {
+                subscription: r.uuid()?,
+                days: r.u16()?,
+            },
+            3 => Reward::Traffic {
+                subscription: r.uuid()?,
+                gb: r.u16()?,
+            },
+            _ => return Err(CallbackError::Malformed),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +189,10 @@ impl Writer {
         self
     }
     fn i64(mut self, v: i64) -> Self {
+        self.0.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    fn u64(mut self, v: u64) -> Self {
         self.0.extend_from_slice(&v.to_be_bytes());
         self
     }
@@ -159,6 +229,9 @@ impl Reader<'_> {
     }
     fn i64(&mut self) -> Result<i64, CallbackError> {
         Ok(i64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, CallbackError> {
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
     fn u32(&mut self) -> Result<u32, CallbackError> {
         Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
@@ -231,6 +304,18 @@ impl Action {
             A::Servers => Writer::tag(63),
             A::Broadcast => Writer::tag(64),
             A::License => Writer::tag(65),
+            A::Withdraw => Writer::tag(80),
+            A::WithdrawStart => Writer::tag(81),
+            A::WithdrawTo(card) => Writer::tag(82).u64(*card),
+            A::ConfirmWithdraw { nonce } => Writer::tag(83).b8(nonce),
+            A::Withdrawals => Writer::tag(84),
+            A::WithdrawalApprove(w) => Writer::tag(85).uuid(w),
+            A::WithdrawalReject(w) => Writer::tag(86).uuid(w),
+            A::WithdrawalPay(w) => Writer::tag(87).uuid(w),
+            A::Points => Writer::tag(90),
+            A::RedeemMenu => Writer::tag(91),
+            A::RedeemPick(r) => r.write(Writer::tag(92)),
+            A::ConfirmRedeem { reward, nonce } => reward.write(Writer::tag(93)).b8(nonce),
             A::Ops(o) => {
                 let mut w = Writer::tag(70);
                 w.0.extend(o.encode());
@@ -322,6 +407,21 @@ impl Action {
             63 => A::Servers,
             64 => A::Broadcast,
             65 => A::License,
+            80 => A::Withdraw,
+            81 => A::WithdrawStart,
+            82 => A::WithdrawTo(r.u64()?),
+            83 => A::ConfirmWithdraw { nonce: r.b8()? },
+            84 => A::Withdrawals,
+            85 => A::WithdrawalApprove(r.uuid()?),
+            86 => A::WithdrawalReject(r.uuid()?),
+            87 => A::WithdrawalPay(r.uuid()?),
+            90 => A::Points,
+            91 => A::RedeemMenu,
+            92 => A::RedeemPick(Reward::read(&mut r)?),
+            93 => A::ConfirmRedeem {
+                reward: Reward::read(&mut r)?,
+                nonce: r.b8()?,
+            },
             70 => {
                 let action = A::Ops(crate::handlers::ops::OpsAction::decode(r.0)?);
                 r.0 = &[];
@@ -427,6 +527,25 @@ mod tests {
             Action::Transactions(12),
             Action::TopUpAmount(500),
             Action::RejectWith { payment: u, reason: 2 },
+            Action::WithdrawTo(6037_9975_9999_9993),
+            Action::ConfirmWithdraw { nonce: nonce() },
+            Action::WithdrawalPay(u),
+            Action::RedeemPick(Reward::Discount(50_000)),
+            Action::ConfirmRedeem {
+                reward: Reward::Traffic { subscription: u, gb: 10 },
+                nonce: nonce(),
+            },
+            Action::ConfirmRedeem {
+                reward: Reward::Days {
+                    subscription: u,
+                    days: 365,
+                },
+                nonce: nonce(),
+            },
+            Action::ConfirmRedeem {
+                reward: Reward::Vip,
+                nonce: nonce(),
+            },
         ]
     }
 

@@ -37,6 +37,8 @@ pub enum Command {
     Sales,
     Commission,
     Withdraw,
+    /// Staff: open withdrawals.
+    Withdrawals,
     Balance,
     Unknown(String),
 }
@@ -98,6 +100,7 @@ impl Command {
             "sales" => Command::Sales,
             "commission" => Command::Commission,
             "withdraw" => Command::Withdraw,
+            "withdrawals" => Command::Withdrawals,
             "balance" => Command::Balance,
             other => Command::Unknown(other.to_string()),
         })

@@ -134,6 +134,27 @@ pub enum Session {
         plan: Uuid,
     },
     AddCard,
+    /// A seller's withdrawal: the amount typed in.
+    WithdrawAmount,
+    /// … then the card (`number | holder`) for this amount.
+    WithdrawCard {
+        amount: String,
+    },
+    /// … then the confirmation button with this nonce.
+    WithdrawConfirm {
+        amount: String,
+        card: String,
+        holder: String,
+        nonce: u64,
+    },
+    /// Staff: the bank's tracking reference of a paid withdrawal.
+    WithdrawalReference {
+        withdrawal: Uuid,
+    },
+    /// Staff: why a withdrawal is rejected.
+    WithdrawalRejectReason {
+        withdrawal: Uuid,
+    },
     /// Live chat and broadcasts (see `handlers::ops`).
     Ops {
         ops: crate::handlers::ops::OpsState,

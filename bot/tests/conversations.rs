@@ -247,6 +247,7 @@ async fn both_languages_render_every_screen_without_a_missing_key() {
             "/sales",
             "/commission",
             "/withdraw",
+            "/withdrawals",
             "/balance",
             "/nonsense",
         ];

@@ -198,9 +198,23 @@ impl Commands {
         holder: String,
         at: DateTime<Utc>,
     ) -> Result<Uuid, CommandError> {
+        self.request_withdrawal_as(Uuid::new_v4(), by, amount, card, holder, at).await
+    }
+
+    /// [`Commands::request_withdrawal`] with the id chosen by the caller (the
+    /// bot names it from the update), so a retry gets `WithdrawalExists`
+    /// instead of a second withdrawal.
+    pub async fn request_withdrawal_as(
+        &self,
+        id: Uuid,
+        by: &Actor,
+        amount: Toman,
+        card: CardNumber,
+        holder: String,
+        at: DateTime<Utc>,
+    ) -> Result<Uuid, CommandError> {
         let seller = by.customer_id().ok_or(CommissionError::NotTheSeller)?;
         let policy = self.commission_policy().await?;
-        let id = Uuid::new_v4();
         self.commerce
             .sellers
             .execute(

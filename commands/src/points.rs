@@ -111,6 +111,20 @@ impl Commands {
         reward: Reward,
         at: DateTime<Utc>,
     ) -> Result<Redeemed, CommandError> {
+        self.redeem_points_as(Uuid::new_v4(), by, customer, reward, at).await
+    }
+
+    /// [`Commands::redeem_points`] with the redemption id chosen by the caller
+    /// (the bot names it from the confirmation button), so a repeated button
+    /// gets `RedemptionExists` instead of spending the points twice.
+    pub async fn redeem_points_as(
+        &self,
+        redemption_id: Uuid,
+        by: &Actor,
+        customer: CustomerId,
+        reward: Reward,
+        at: DateTime<Utc>,
+    ) -> Result<Redeemed, CommandError> {
         let c = self.customers.load(&customer.to_string()).await?;
         if c.id.is_none() {
             return Err(CommandError::NotFound("customer"));
@@ -137,7 +151,6 @@ impl Commands {
             _ => {}
         }
         let rules = self.points_policy().await?.rules;
-        let redemption_id = Uuid::new_v4();
         let points = rules.cost(&reward)?;
         let code = matches!(reward, Reward::Discount { .. }).then(|| reward_code(redemption_id));
         self.commerce

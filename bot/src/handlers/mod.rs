@@ -1,6 +1,5 @@
 //! One module per command (customers, staff, sellers), and the router that
-//! sends each update to its handler. Capabilities the backbone does not have
-//! yet live in [`unavailable`] and say so.
+//! sends each update to its handler.
 pub mod admin;
 pub mod commerce;
 pub mod ops;
@@ -10,8 +9,8 @@ pub mod profile;
 pub mod seller;
 pub mod start;
 pub mod subscription;
-pub mod unavailable;
 pub mod wallet;
+pub mod withdraw;
 
 use chrono::Utc;
 use commands::CommandError;
@@ -154,18 +153,19 @@ async fn command(ctx: &Ctx<'_>, c: Command, newcomer: bool) -> Result<(), BotErr
             if ctx.has(domain::Permission::ManageCards) {
                 admin::catalog::cards(ctx).await
             } else {
-                unavailable::seller_cards(ctx).await
+                withdraw::payout_cards(ctx).await
             }
         }
         Command::Stats => admin::reports::stats(ctx).await,
         Command::Reports => admin::reports::reports(ctx, 7).await,
         Command::Servers => admin::reports::servers(ctx).await,
         Command::Broadcast => ops::broadcast_menu(ctx).await,
-        Command::License => unavailable::license(ctx).await,
+        Command::License => admin::license::show(ctx).await,
         Command::Seller => seller::menu(ctx).await,
         Command::Sales => seller::sales(ctx).await,
         Command::Commission => commerce::commission(ctx).await,
-        Command::Withdraw => unavailable::withdraw(ctx).await,
+        Command::Withdraw => withdraw::show(ctx).await,
+        Command::Withdrawals => withdraw::queue(ctx).await,
         Command::Balance => seller::balance(ctx).await,
         Command::Unknown(name) if ops::command(ctx, &name).await? => Ok(()),
         Command::Unknown(_) => ctx.send(crate::app::Screen::new(ctx.t("unknown-command"))).await.map(|_| ()),
@@ -227,7 +227,19 @@ async fn callback(ctx: &Ctx<'_>, action: Action) -> Result<(), BotError> {
         A::Servers => admin::reports::servers(ctx).await,
         A::Broadcast => ops::broadcast_menu(ctx).await,
         A::Ops(a) => ops::callback(ctx, a).await,
-        A::License => unavailable::license(ctx).await,
+        A::License => admin::license::show(ctx).await,
+        A::Withdraw => withdraw::show(ctx).await,
+        A::WithdrawStart => withdraw::start(ctx).await,
+        A::WithdrawTo(card) => withdraw::to_card(ctx, card).await,
+        A::ConfirmWithdraw { nonce } => withdraw::request(ctx, nonce).await,
+        A::Withdrawals => withdraw::queue(ctx).await,
+        A::WithdrawalApprove(w) => withdraw::approve(ctx, w).await,
+        A::WithdrawalReject(w) => withdraw::reject_prompt(ctx, w).await,
+        A::WithdrawalPay(w) => withdraw::pay_prompt(ctx, w).await,
+        A::Points => commerce::points(ctx).await,
+        A::RedeemMenu => commerce::redeem_menu(ctx).await,
+        A::RedeemPick(r) => commerce::redeem_confirm(ctx, r).await,
+        A::ConfirmRedeem { reward, nonce } => commerce::redeem(ctx, reward, nonce).await,
     }
 }
 
@@ -247,6 +259,11 @@ async fn on_text(ctx: &Ctx<'_>, text: String) -> Result<(), BotError> {
         Session::AddPlan => admin::catalog::add_plan(ctx, &text).await,
         Session::PlanPrice { plan } => admin::catalog::set_price(ctx, plan, &text).await,
         Session::AddCard => admin::catalog::add_card(ctx, &text).await,
+        Session::WithdrawAmount => withdraw::typed_amount(ctx, &text).await,
+        Session::WithdrawCard { amount } => withdraw::typed_card(ctx, &amount, &text).await,
+        Session::WithdrawConfirm { .. } => ctx.send(crate::app::Screen::new(ctx.t("withdraw-press-confirm"))).await.map(|_| ()),
+        Session::WithdrawalReference { withdrawal } => withdraw::pay(ctx, withdrawal, &text).await,
+        Session::WithdrawalRejectReason { withdrawal } => withdraw::reject(ctx, withdrawal, &text).await,
         Session::Ops { ops } => ops::on_text(ctx, ops, text).await,
     }
 }
@@ -260,6 +277,8 @@ async fn report(ctx: &Ctx<'_>, e: BotError) -> Result<(), BotError> {
         }
         BotError::Command(CommandError::Payment(PaymentError::Denied(_))) => ctx.t("error-denied"),
         BotError::Command(CommandError::Wallet(WalletError::Denied(_))) => ctx.t("error-denied"),
+        BotError::Command(CommandError::Commission(domain::commission::CommissionError::Denied(_))) => ctx.t("error-denied"),
+        BotError::Command(CommandError::Points(domain::points::PointsError::Denied(_))) => ctx.t("error-denied"),
         BotError::Command(CommandError::Blocked(_)) => ctx.t("error-blocked"),
         BotError::Command(CommandError::NoActiveCard) => ctx.t("error-no-card"),
         BotError::NotFound | BotError::Command(CommandError::NotFound(_)) => ctx.t("error-not-found"),

@@ -1,5 +1,5 @@
 //! `/seller`, `/sales`, `/balance`: what a seller's invitation link brought.
-//! Commission and withdrawals are not built yet (see [`super::unavailable`]).
+//! Commission is `/commission`, withdrawals `/withdraw` (see [`super::withdraw`]).
 use domain::{Permission, Toman};
 
 use crate::app::{BotError, Ctx, Screen};

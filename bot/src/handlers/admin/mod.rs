@@ -2,6 +2,7 @@
 //! button (from the actor's roles as the events say), and the domain checks
 //! it again on every command it runs.
 pub mod catalog;
+pub mod license;
 pub mod queue;
 pub mod reports;
 pub mod subs;
@@ -12,7 +13,7 @@ use domain::Permission;
 use crate::app::{BotError, Ctx, Screen};
 use crate::callback::Action;
 
-const STAFF: [Permission; 9] = [
+const STAFF: [Permission; 10] = [
     Permission::ApproveReceipts,
     Permission::ManageUsers,
     Permission::ManageRoles,
@@ -22,6 +23,7 @@ const STAFF: [Permission; 9] = [
     Permission::ManageCards,
     Permission::ViewReports,
     Permission::ManageContent,
+    Permission::ManageSettings,
 ];
 
 pub fn is_staff(ctx: &Ctx<'_>) -> bool {
@@ -37,6 +39,13 @@ pub async fn menu(ctx: &Ctx<'_>) -> Result<(), BotError> {
     if ctx.has(Permission::ApproveReceipts) {
         let count = projections::views::receipt_queue_len(&ctx.app.pool).await?;
         buttons.push(ctx.btn(ctx.ta("btn-admin-queue", &[("count", ctx.num(count))]), Action::Queue));
+    }
+    if ctx.has(Permission::AdjustWallets) {
+        let count = projections::commerce_views::open_withdrawals(&ctx.app.pool).await?.len();
+        buttons.push(ctx.btn(
+            ctx.ta("btn-admin-withdrawals", &[("count", ctx.num(count as i64))]),
+            Action::Withdrawals,
+        ));
     }
     if ctx.has(Permission::ManageUsers) {
         buttons.push(ctx.btn(ctx.t("btn-admin-users"), Action::Users));
@@ -58,7 +67,7 @@ pub async fn menu(ctx: &Ctx<'_>) -> Result<(), BotError> {
     if ctx.has(Permission::ManageContent) {
         buttons.push(ctx.btn(ctx.t("btn-admin-broadcast"), Action::Broadcast));
     }
-    if ctx.has(Permission::ManageRoles) {
+    if ctx.has(Permission::ManageSettings) {
         buttons.push(ctx.btn(ctx.t("btn-admin-license"), Action::License));
     }
     for pair in buttons.chunks(2) {
