@@ -410,3 +410,8 @@ redeem-insufficient = ⚠️ You have { $balance } points; { $points } are neede
 redeem-already = This reward was already redeemed.
 redeem-done = ✅ Redeemed { $points } points: { $reward }.
 redeem-code = Your discount code: <code>{ $code }</code> (one use, for 90 days).
+
+## Withdrawals (notifications to the seller)
+notify-withdrawal-approved = ✅ Your withdrawal of { $amount } was approved; it will be paid soon.
+notify-withdrawal-rejected = ❌ Your withdrawal of { $amount } was rejected: { $reason }. The money is available again (/withdraw).
+notify-withdrawal-paid = 💸 Your withdrawal of { $amount } was paid to { $card }. Bank reference: { $reference }.

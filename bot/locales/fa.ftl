@@ -409,3 +409,8 @@ redeem-insufficient = ⚠️ { $balance } امتیاز دارید؛ { $points } 
 redeem-already = این جایزه قبلاً دریافت شده است.
 redeem-done = ✅ { $points } امتیاز استفاده شد: { $reward }.
 redeem-code = کد تخفیف شما: <code>{ $code }</code> (یک‌بار مصرف، تا ۹۰ روز).
+
+## Withdrawals (notifications to the seller)
+notify-withdrawal-approved = ✅ برداشت { $amount } شما تأیید شد و به‌زودی پرداخت می‌شود.
+notify-withdrawal-rejected = ❌ برداشت { $amount } شما رد شد: { $reason }. مبلغ دوباره قابل برداشت است (/withdraw).
+notify-withdrawal-paid = 💸 برداشت { $amount } شما به { $card } واریز شد. شمارهٔ پیگیری بانکی: { $reference }.

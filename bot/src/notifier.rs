@@ -1,7 +1,8 @@
 //! Tells people what happened, from the backbone's event feed: a payment
 //! approved or rejected, a subscription active, ready (with its link and QR
-//! code), expiring, expired or cancelled; and puts each new receipt in front
-//! of everyone who may approve it, with Approve/Reject buttons.
+//! code), expiring, expired or cancelled; a seller's withdrawal approved,
+//! rejected or paid; and puts each new receipt in front of everyone who may
+//! approve it, with Approve/Reject buttons.
 //!
 //! Exactly once per event: [`Notifier`] is a feed consumer with its own
 //! checkpoint (`bot_notifier`); it writes one `bot_outbox` row per (event,
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::commission::SellerEvent;
 use domain::payment::{PaymentEvent, PaymentPurpose};
 use domain::subscription::{ChargeKind, SubscriptionEvent};
 use domain::{ActorRef, AnyEvent, CustomerId, Language};
@@ -321,6 +323,62 @@ impl Notifier {
                 out.push(Outgoing {
                     key: format!("traffic:{sub}:{pos}"),
                     chat: customer.0,
+                    message: OutMessage::text(text),
+                });
+            }
+            AnyEvent::Seller(SellerEvent::WithdrawalApproved {
+                seller,
+                withdrawal_id,
+                amount,
+                ..
+            }) => {
+                let lang = self.language(seller).await?;
+                out.push(Outgoing {
+                    key: format!("withdrawal-approved:{withdrawal_id}"),
+                    chat: seller.0,
+                    message: OutMessage::text(t.get(lang, "notify-withdrawal-approved", &[("amount", t.money(lang, amount))])),
+                });
+            }
+            AnyEvent::Seller(SellerEvent::WithdrawalRejected {
+                seller,
+                withdrawal_id,
+                amount,
+                reason,
+                ..
+            }) => {
+                let lang = self.language(seller).await?;
+                let text = t.get(
+                    lang,
+                    "notify-withdrawal-rejected",
+                    &[("amount", t.money(lang, amount)), ("reason", esc(&reason))],
+                );
+                out.push(Outgoing {
+                    key: format!("withdrawal-rejected:{withdrawal_id}"),
+                    chat: seller.0,
+                    message: OutMessage::text(text),
+                });
+            }
+            AnyEvent::Seller(SellerEvent::WithdrawalPaid {
+                seller,
+                withdrawal_id,
+                amount,
+                card,
+                bank_reference,
+                ..
+            }) => {
+                let lang = self.language(seller).await?;
+                let text = t.get(
+                    lang,
+                    "notify-withdrawal-paid",
+                    &[
+                        ("amount", t.money(lang, amount)),
+                        ("card", card.masked()),
+                        ("reference", esc(&bank_reference)),
+                    ],
+                );
+                out.push(Outgoing {
+                    key: format!("withdrawal-paid:{withdrawal_id}"),
+                    chat: seller.0,
                     message: OutMessage::text(text),
                 });
             }

@@ -57,10 +57,22 @@ async fn seller_with_commission(w: &World, seller: &TgUser, buyer: CustomerId) {
     c.purchase_plan(&me, buyer, plan, &Location::parse("France").unwrap(), Uuid::new_v4(), t)
         .await
         .unwrap();
-    run_commerce(w).await;
-    c.release_commissions(CustomerId(seller.id), Utc::now()).await.unwrap();
-    let account = c.seller_account(CustomerId(seller.id)).await.unwrap();
-    assert_eq!(account.balance.available, toman(100_000));
+    // The process manager may settle the charge itself (dated when it runs):
+    // wait for the sale, and release as if the window had passed.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        w.settle().await;
+        run_commerce(w).await;
+        c.release_commissions(CustomerId(seller.id), Utc::now() + Duration::hours(2))
+            .await
+            .unwrap();
+        let account = c.seller_account(CustomerId(seller.id)).await.unwrap();
+        if account.balance.available == toman(100_000) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no commission: {:?}", account.balance);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     w.settle().await;
 }
 
@@ -144,6 +156,7 @@ async fn a_seller_asks_for_a_withdrawal_and_an_admin_approves_and_pays_it_once()
     assert!(item.body().contains("6037 9975 9999 9993"));
     let approve = item.button("Approve").unwrap().callback_data.unwrap();
     let approved = w.press(&admin, &item, "Approve", "Approved by @boss").await;
+    w.fake.wait_for_text(2000, "Your withdrawal of 60,000 Toman was approved").await;
     let events = w.events().await;
     let answer = last_answer(&w, w.fake.click(&admin, item.message_id, &approve)).await;
     assert!(answer.contains("already handled: approved"), "{answer}");
@@ -154,6 +167,9 @@ async fn a_seller_asks_for_a_withdrawal_and_an_admin_approves_and_pays_it_once()
     let ask = w.press(&admin, &approved, "Mark paid", "tracking number").await;
     assert!(ask.body().contains("60,000 Toman"));
     w.say(&admin, "TR-778812", "Paid: 60,000 Toman").await;
+    w.fake
+        .wait_for_text(2000, "was paid to 6037-99**-****-9993. Bank reference: TR-778812")
+        .await;
     let account = w.commands.seller_account(CustomerId(2000)).await.unwrap();
     assert_eq!(account.balance.paid_out, toman(60_000));
     assert_eq!(account.balance.reserved, Toman::ZERO);
@@ -193,8 +209,30 @@ async fn a_seller_asks_for_a_withdrawal_and_an_admin_approves_and_pays_it_once()
     w.fake.wait_for_text(2000, "How much").await;
     let card = w.say(&seller, "30000", "Which card").await;
     assert!(card.button("6037-99**-****-9993 · Sara Karimi").is_some(), "{:?}", card.buttons());
-    w.press(&seller, &card, "6037-99**-****-9993", "Withdraw 30,000 Toman to card")
+    let confirm = w
+        .press(&seller, &card, "6037-99**-****-9993", "Withdraw 30,000 Toman to card")
         .await;
+    w.press(&seller, &confirm, "Confirm", "Withdrawal requested").await;
+    assert_eq!(
+        w.commands.seller_account(CustomerId(2000)).await.unwrap().balance.available,
+        toman(10_000)
+    );
+
+    // The admin rejects it with a reason: the seller is told and the money is available again.
+    w.settle().await;
+    let mark = w.mark(1000);
+    w.fake.send_text(&admin, "/withdrawals");
+    let item = w.reply_after(1000, mark, "30,000 Toman").await;
+    let ask = w.press(&admin, &item, "Reject", "Why is this withdrawal rejected").await;
+    assert!(ask.message_id > item.message_id);
+    w.say(&admin, "Wrong card holder", "Rejected by @boss: Wrong card holder").await;
+    w.fake
+        .wait_for_text(2000, "Your withdrawal of 30,000 Toman was rejected: Wrong card holder")
+        .await;
+    assert_eq!(
+        w.commands.seller_account(CustomerId(2000)).await.unwrap().balance.available,
+        toman(40_000)
+    );
     w.stop().await;
 }
 
