@@ -233,6 +233,13 @@ async fn a_seller_asks_for_a_withdrawal_and_an_admin_approves_and_pays_it_once()
         w.commands.seller_account(CustomerId(2000)).await.unwrap().balance.available,
         toman(40_000)
     );
+    // The seller's history lists the newest request first.
+    w.settle().await;
+    let screen = w.say(&seller, "/withdraw", "Your requests").await;
+    let body = screen.body();
+    let (newer, older) = (body.find("30,000 Toman → ").unwrap(), body.find("60,000 Toman → ").unwrap());
+    assert!(newer < older, "{body}");
+    assert!(body.contains("rejected") && body.contains("paid"), "{body}");
     w.stop().await;
 }
 

@@ -67,7 +67,7 @@ pub async fn show(ctx: &Ctx<'_>) -> Result<(), BotError> {
     if !rows.is_empty() {
         text.push_str("\n\n");
         text.push_str(&ctx.t("withdraw-history"));
-        for r in rows.iter().rev().take(HISTORY) {
+        for r in rows.iter().take(HISTORY) {
             text.push('\n');
             text.push_str(&ctx.ta(
                 "withdraw-line",
@@ -155,7 +155,7 @@ async fn used_cards(ctx: &Ctx<'_>) -> Result<Vec<(String, (String, i64, Decimal)
     let rows: Vec<WithdrawalRow> = commerce_views::seller_withdrawals(&ctx.app.pool, ctx.user).await?;
     let mut order: Vec<String> = Vec::new();
     let mut cards: BTreeMap<String, (String, i64, Decimal)> = BTreeMap::new();
-    for r in rows.iter().rev() {
+    for r in &rows {
         let e = cards.entry(r.card_number.clone()).or_insert_with(|| {
             order.push(r.card_number.clone());
             (r.holder.clone(), 0, Decimal::ZERO)
