@@ -45,13 +45,16 @@ pub const READ_MODELS: &[&str] = &[
     "staff_accounts",
     "receipt_readings",
     "sales",
+    "support_chats",
+    "support_messages",
 ];
 
 /// One update as clients receive it (the SSE `event:` is `kind`, `id:` is `position`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LiveEvent {
     /// `receipt_submitted`, `payment_decided`, `payment_changed`, `wallet_changed`,
-    /// `subscription_changed`, `customer_changed`, `plans_changed`, `panel_health`, `staff_changed`.
+    /// `subscription_changed`, `customer_changed`, `plans_changed`, `panel_health`, `staff_changed`,
+    /// `features_changed`, `license_changed`, `chat_changed`, `chat_message`.
     pub kind: String,
     /// The event's global position.
     pub position: i64,
@@ -63,11 +66,13 @@ pub struct LiveEvent {
 }
 
 /// Who may hear of an event: holders of any of `permissions` (staff
-/// sessions), the customer it is about, or everyone signed in.
+/// sessions), the customer it is about, the `people` named (a chat's agent),
+/// or everyone signed in.
 #[derive(Debug, Clone, Default)]
 pub struct Audience {
     pub permissions: Vec<Permission>,
     pub customer: Option<i64>,
+    pub people: Vec<i64>,
     pub everyone: bool,
 }
 
@@ -76,13 +81,23 @@ impl Audience {
         Audience {
             permissions: permissions.to_vec(),
             customer,
+            people: Vec::new(),
             everyone: false,
+        }
+    }
+
+    /// Only these people (any session of theirs).
+    fn people(people: Vec<i64>) -> Audience {
+        Audience {
+            people,
+            ..Audience::default()
         }
     }
 
     pub fn admits(&self, user: &AuthUser) -> bool {
         self.everyone
             || self.customer == Some(user.id.0)
+            || self.people.contains(&user.id.0)
             || (user.kind == SessionKind::Staff && self.permissions.iter().any(|p| user.actor.has(*p)))
     }
 }
@@ -329,6 +344,64 @@ pub async fn handle(state: &AppState, event: &StoredEvent) {
                     data,
                 );
             }
+        }
+        AnyEvent::Features(e) => {
+            send(
+                state,
+                event,
+                "features_changed",
+                Audience::staff(&[Permission::ManageSettings], None),
+                serde_json::json!({ "feature": e.feature().name(), "enabled": e.enabled() }),
+            );
+        }
+        AnyEvent::SupportChat(e) => {
+            use domain::support::SupportChatEvent as S;
+            let (customer, agent) = match e {
+                S::ChatOpened { customer, .. } => (*customer, None),
+                S::ChatAssigned { customer, agent, .. } => (*customer, Some(*agent)),
+                S::CustomerWrote { customer, agent, .. } | S::ChatClosed { customer, agent, .. } | S::ChatRated { customer, agent, .. } => {
+                    (*customer, *agent)
+                }
+                S::AgentReplied { customer, agent, .. } => (*customer, Some(*agent)),
+            };
+            let agent = agent.map(|a| a.0);
+            // Every agent's list changes (queued, taken, closed); no content here.
+            send(
+                state,
+                event,
+                "chat_changed",
+                Audience::staff(&[Permission::AnswerSupport], Some(customer.0)),
+                serde_json::json!({ "chat_id": id, "customer": customer.0, "agent": agent, "event": event.event_type }),
+            );
+            // The message itself: only to the customer and the chat's agent.
+            let message = match e {
+                S::CustomerWrote { content, .. } => Some(("customer", content)),
+                S::AgentReplied { content, .. } => Some(("agent", content)),
+                _ => None,
+            };
+            if let Some((sender, content)) = message {
+                let mut people = vec![customer.0];
+                people.extend(agent);
+                send(
+                    state,
+                    event,
+                    "chat_message",
+                    Audience::people(people),
+                    serde_json::json!({
+                        "chat_id": id, "customer": customer.0, "agent": agent, "sender": sender,
+                        "content_type": content.kind(), "text": content.text(),
+                    }),
+                );
+            }
+        }
+        AnyEvent::License(_) => {
+            send(
+                state,
+                event,
+                "license_changed",
+                Audience::staff(&[Permission::ManageSettings], None),
+                serde_json::json!({ "event": event.event_type }),
+            );
         }
         _ => {}
     }

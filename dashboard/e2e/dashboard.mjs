@@ -124,8 +124,27 @@ try {
   check(align === "rtl", `headings run right-to-left (${align})`);
   await shot("persian-rtl");
 
-  // 6. A capability that does not exist yet says so.
+  // 6. Settings: a switch per feature with its license; the license page (no license here).
+  await page.goto(`${BASE}/admin/settings`);
+  const points = page.getByTestId("switch-points");
+  await points.waitFor({ timeout: 15_000 });
+  check(await points.isChecked(), "points are on until switched off");
+  check(await page.getByTestId("switch-chat").isDisabled(), "an unlicensed feature cannot be switched on");
+  await points.click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="switch-points"]')?.checked === false, null, { timeout: 15_000 });
+  await shot("settings");
+  await page.goto(`${BASE}/admin/license`);
+  await page.getByTestId("license-state").waitFor({ timeout: 15_000 });
+  check((await page.getByTestId("license-state").getAttribute("data-state")) === "unlicensed", "the license page shows no license");
+  await shot("license");
+
+  // 7. Live chat for agents: the queue (empty in this shop).
   await page.goto(`${BASE}/admin/chat`);
+  await page.getByTestId("no-chats").waitFor({ timeout: 15_000 });
+  await shot("live-chat");
+
+  // 8. A capability that does not exist yet says so.
+  await page.goto(`${BASE}/me/notifications`);
   await page.getByTestId("not-available").waitFor();
   await shot("not-available");
 

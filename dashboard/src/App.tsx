@@ -43,6 +43,8 @@ import { Staff } from "./pages/admin/Staff";
 import { RolesPage } from "./pages/admin/Roles";
 import { SellerSales, SellerCustomers, SellerPerformance, SellerCommissions, SellerWithdrawals } from "./pages/seller/Seller";
 import { AdminCommissions, AdminPoints } from "./pages/admin/Commerce";
+import { License, Settings } from "./pages/admin/Settings";
+import { LiveChat } from "./pages/admin/LiveChat";
 import { Points } from "./pages/customer/Points";
 import { Profile } from "./pages/customer/Profile";
 import { MySubscriptions } from "./pages/customer/Subscriptions";
@@ -64,6 +66,9 @@ const PAGES: Record<string, ReactNode> = {
   "/admin/roles": <RolesPage />,
   "/admin/commissions": <AdminCommissions />,
   "/admin/points": <AdminPoints />,
+  "/admin/settings": <Settings />,
+  "/admin/license": <License />,
+  "/admin/chat": <LiveChat />,
   "/seller/sales": <SellerSales />,
   "/seller/customers": <SellerCustomers />,
   "/seller/performance": <SellerPerformance />,

@@ -22,6 +22,10 @@ const affects: Record<string, string[][]> = {
   plans_changed: [["plans"], ["admin-plans"]],
   panel_health: [["panels"]],
   staff_changed: [["staff"], ["me"]],
+  features_changed: [["features"], ["license"]],
+  license_changed: [["license"], ["features"]],
+  chat_changed: [["chats"], ["chat"]],
+  chat_message: [["chat"], ["chats"]],
   resync: [[]],
 };
 

@@ -323,3 +323,69 @@ export interface SellerCommissions {
   summary: SellerSummary | null;
   commissions: Commission[];
 }
+
+export interface FeatureState {
+  feature: string;
+  enabled: boolean;
+  licensed: boolean;
+  active: boolean;
+  needs_license: boolean;
+  refusal: string | null;
+}
+
+export interface FeatureSwitched {
+  feature: string;
+  enabled: boolean;
+  changed: boolean;
+  state: FeatureState;
+}
+
+export interface LicenseView {
+  state: "unlicensed" | "valid" | "grace" | "lapsed";
+  licensee: string | null;
+  license_id: string | null;
+  issued_at: string | null;
+  expires_at: string | null;
+  grace_days: number | null;
+  grace_ends_at: string | null;
+  installed_at: string | null;
+  licensed_features: string[];
+  active_features: string[];
+  max_panels: number;
+  panels_used: number;
+  problem: string | null;
+  warning: string | null;
+}
+
+export interface SupportChat {
+  id: string;
+  customer: number;
+  username: string | null;
+  number: number;
+  status: "queued" | "assigned" | "closed";
+  agent: number | null;
+  agent_username: string | null;
+  opened_at: string;
+  assigned_at: string | null;
+  waiting_since: string | null;
+  messages: number;
+  closed_at: string | null;
+  rating: number | null;
+  last_text: string | null;
+  last_at: string | null;
+}
+
+export interface SupportMessage {
+  position: number;
+  sender: "customer" | "agent";
+  sender_id: number;
+  content_type: string;
+  text: string | null;
+  file_name: string | null;
+  at: string;
+}
+
+export interface ChatHistory {
+  chat: SupportChat;
+  messages: SupportMessage[];
+}

@@ -13,7 +13,7 @@ pub mod system;
 pub mod views;
 
 /// What this build serves; the dashboard shows "not available yet" for the rest
-/// (settings and toggles, license, live chat, notifications, and the commerce
+/// (the customer's side of live chat, notifications, and the commerce
 /// writes: asking for and paying withdrawals, redeeming points).
 pub const CAPABILITIES: &[&str] = &[
     "auth",
@@ -35,5 +35,8 @@ pub const CAPABILITIES: &[&str] = &[
     "points",
     "discounts",
     "ocr_readings",
+    "features",
+    "license",
+    "live_chat",
     "live",
 ];

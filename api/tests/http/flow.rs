@@ -12,7 +12,7 @@ use tgfake::TgUser;
 use crate::common::Harness;
 
 /// Reads Server-Sent Events from `/api/live` into a channel of (event, data).
-async fn listen(h: &Harness, token: &str) -> tokio::sync::mpsc::UnboundedReceiver<(String, Value)> {
+pub(crate) async fn listen(h: &Harness, token: &str) -> tokio::sync::mpsc::UnboundedReceiver<(String, Value)> {
     let res = h.http.get(format!("{}/api/live", h.base)).bearer_auth(token).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
@@ -44,7 +44,7 @@ async fn listen(h: &Harness, token: &str) -> tokio::sync::mpsc::UnboundedReceive
     rx
 }
 
-async fn next_of(rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Value)>, kind: &str) -> Value {
+pub(crate) async fn next_of(rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Value)>, kind: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

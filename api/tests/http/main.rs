@@ -4,6 +4,8 @@ mod common;
 
 mod access;
 mod auth;
+mod chat;
 mod flow;
 mod ocr;
 mod openapi;
+mod settings;

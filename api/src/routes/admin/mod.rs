@@ -1,12 +1,14 @@
 //! `/api/admin/*`: staff routes. Each checks its permission; the whole tree
 //! sits behind the IP allow-list when one is configured (see `crate::app`).
 pub mod cards;
+pub mod chat;
 pub mod customers;
 pub mod panels;
 pub mod payments;
 pub mod plans;
 pub mod reports;
 pub mod roles;
+pub mod settings;
 pub mod staff;
 pub mod subscriptions;
 
@@ -26,5 +28,7 @@ pub fn router_without_guard() -> OpenApiRouter<AppState> {
         .merge(reports::router())
         .merge(staff::router())
         .merge(panels::router())
+        .merge(settings::router())
+        .merge(chat::router())
         .merge(crate::routes::commerce::admin_router())
 }
