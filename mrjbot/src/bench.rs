@@ -134,7 +134,10 @@ async fn measure(config: &Config, pool: &PgPool, args: &BenchArgs) -> Result<()>
         }
     }
     let all_rate = head as f64 / started.elapsed().as_secs_f64();
-    println!("rebuild of {head} events: customers {customers_rate:.0} events/s; all 9 read models {all_rate:.0} events/s of history");
+    let models = projections::all().len();
+    println!(
+        "rebuild of {head} events: customers {customers_rate:.0} events/s; all {models} read models {all_rate:.0} events/s of history"
+    );
 
     // 3. Projection lag through each feed.
     let mut next = args.events as i64;
@@ -171,7 +174,7 @@ async fn register(cmd: &Commands, i: i64) -> Result<()> {
     Ok(())
 }
 
-/// Writes `lag_events` at a paced rate while all nine projectors run on
+/// Writes `lag_events` at a paced rate while every projector runs on
 /// `feed`, sampling the slowest projector's checkpoint every millisecond or
 /// so. An event's lag is from its commit to the first sample in which every
 /// read model includes it.

@@ -88,6 +88,10 @@ async fn seed(pool: &PgPool, customers: usize) -> Result<()> {
         now,
     )
     .await?;
+    // Card payments pick their card from the `cards` read model.
+    for p in projections::all() {
+        projections::catch_up(pool, p.as_ref(), 2_000).await?;
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..8usize {
         let cmd = cmd.clone();
