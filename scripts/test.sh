@@ -70,6 +70,9 @@ python3 -c 'import openapi_spec_validator' >/dev/null 2>&1 || python3 -m pip ins
   npm run build --silent
 )
 
+# nextest runs each test in its own process: some tests install a test
+# license vendor key, which a process takes once. Installed when missing.
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest || true
 if cargo nextest --version >/dev/null 2>&1; then
   exec cargo nextest run --workspace --no-fail-fast "$@"
 else
