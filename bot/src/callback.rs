@@ -96,6 +96,12 @@ pub enum Action {
     Servers,
     Broadcast,
     License,
+    /// Switch a feature to this state (an explicit state, not a flip, so a
+    /// repeated or stale press changes nothing more).
+    FeatureSet {
+        feature: domain::features::Feature,
+        enabled: bool,
+    },
     /// Live chat and broadcasts (see `handlers::ops`).
     Ops(crate::handlers::ops::OpsAction),
     // ---- sellers: withdrawals (see `handlers::withdraw`)
@@ -304,6 +310,7 @@ impl Action {
             A::Servers => Writer::tag(63),
             A::Broadcast => Writer::tag(64),
             A::License => Writer::tag(65),
+            A::FeatureSet { feature, enabled } => Writer::tag(66).u8(feature_index(*feature)).u8(*enabled as u8),
             A::Withdraw => Writer::tag(80),
             A::WithdrawStart => Writer::tag(81),
             A::WithdrawTo(card) => Writer::tag(82).u64(*card),
@@ -407,6 +414,16 @@ impl Action {
             63 => A::Servers,
             64 => A::Broadcast,
             65 => A::License,
+            66 => A::FeatureSet {
+                feature: *domain::features::Feature::ALL
+                    .get(usize::from(r.u8()?))
+                    .ok_or(CallbackError::Malformed)?,
+                enabled: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(CallbackError::Malformed),
+                },
+            },
             80 => A::Withdraw,
             81 => A::WithdrawStart,
             82 => A::WithdrawTo(r.u64()?),
@@ -432,6 +449,14 @@ impl Action {
         r.end()?;
         Ok(action)
     }
+}
+
+/// A feature's place in [`domain::features::Feature::ALL`] (one byte in a button).
+fn feature_index(f: domain::features::Feature) -> u8 {
+    domain::features::Feature::ALL
+        .iter()
+        .position(|x| *x == f)
+        .expect("every feature is in ALL") as u8
 }
 
 const TAG_LEN: usize = 8;
@@ -530,6 +555,14 @@ mod tests {
             Action::WithdrawTo(6037_9975_9999_9993),
             Action::ConfirmWithdraw { nonce: nonce() },
             Action::WithdrawalPay(u),
+            Action::FeatureSet {
+                feature: domain::features::Feature::Broadcasts,
+                enabled: true,
+            },
+            Action::FeatureSet {
+                feature: domain::features::Feature::Backups,
+                enabled: false,
+            },
             Action::RedeemPick(Reward::Discount(50_000)),
             Action::ConfirmRedeem {
                 reward: Reward::Traffic { subscription: u, gb: 10 },

@@ -1,5 +1,6 @@
-//! `/settings` (the plan catalog: add, reprice, retire) and `/cards` (bank
-//! cards that receive card-to-card payments: add, retire).
+//! `/settings` (the plan catalog: add, reprice, retire; with the feature
+//! toggles of [`super::features`] below it for `manage_settings`) and
+//! `/cards` (bank cards that receive card-to-card payments: add, retire).
 use chrono::Utc;
 use domain::plan::PlanSpec;
 use domain::{CardNumber, Location, Permission, Toman};
@@ -11,32 +12,48 @@ use crate::callback::Action;
 use crate::i18n::{ascii_digits, esc};
 use crate::store::Session;
 
+/// `/settings`: the plan catalog (`manage_plans`) and the feature toggles
+/// (`manage_settings`), each shown only to who holds its permission.
 pub async fn plans(ctx: &Ctx<'_>) -> Result<(), BotError> {
-    ctx.require(Permission::ManagePlans)?;
-    let mut text = ctx.t("settings");
+    let (catalog, toggles) = (ctx.has(Permission::ManagePlans), ctx.has(Permission::ManageSettings));
+    if !catalog && !toggles {
+        return Err(BotError::Denied(Permission::ManagePlans));
+    }
+    let mut text = String::new();
     let mut screen = Screen::default();
-    for p in views::plans(&ctx.app.pool, false).await? {
-        text.push('\n');
-        text.push_str(&ctx.ta(
-            "plan-line",
-            &[
-                ("name", esc(&p.name)),
-                ("days", ctx.num(i64::from(p.duration_days))),
-                ("traffic", super::super::plans::traffic(ctx, p.traffic_gb)),
-                ("price", ctx.money_dec(p.price)),
-                ("locations", esc(&p.locations.join(", "))),
-                ("state", if p.active { ctx.t("plan-on-sale") } else { ctx.t("plan-retired") }),
-            ],
-        ));
-        if p.active {
-            screen = screen.row(vec![
-                ctx.btn(ctx.ta("btn-plan-price", &[("name", p.name.clone())]), Action::PlanPrice(p.id)),
-                ctx.btn(ctx.ta("btn-plan-retire", &[("name", p.name.clone())]), Action::PlanRetire(p.id)),
-            ]);
+    if catalog {
+        text = ctx.t("settings");
+        for p in views::plans(&ctx.app.pool, false).await? {
+            text.push('\n');
+            text.push_str(&ctx.ta(
+                "plan-line",
+                &[
+                    ("name", esc(&p.name)),
+                    ("days", ctx.num(i64::from(p.duration_days))),
+                    ("traffic", super::super::plans::traffic(ctx, p.traffic_gb)),
+                    ("price", ctx.money_dec(p.price)),
+                    ("locations", esc(&p.locations.join(", "))),
+                    ("state", if p.active { ctx.t("plan-on-sale") } else { ctx.t("plan-retired") }),
+                ],
+            ));
+            if p.active {
+                screen = screen.row(vec![
+                    ctx.btn(ctx.ta("btn-plan-price", &[("name", p.name.clone())]), Action::PlanPrice(p.id)),
+                    ctx.btn(ctx.ta("btn-plan-retire", &[("name", p.name.clone())]), Action::PlanRetire(p.id)),
+                ]);
+            }
         }
+        ctx.set_session(Session::AddPlan).await?;
+    }
+    if toggles {
+        let (section, rows) = super::features::section(ctx).await?;
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&section);
+        screen.rows.extend(rows);
     }
     screen.text = text;
-    ctx.set_session(Session::AddPlan).await?;
     ctx.show(screen.button(ctx.back(Action::AdminMenu))).await?;
     Ok(())
 }

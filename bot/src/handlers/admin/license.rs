@@ -11,7 +11,8 @@ use crate::app::{BotError, Ctx, Screen};
 use crate::callback::Action;
 use crate::i18n::esc;
 
-fn feature(ctx: &Ctx<'_>, f: Feature) -> String {
+/// A feature's name in the person's language.
+pub(crate) fn feature(ctx: &Ctx<'_>, f: Feature) -> String {
     match f {
         Feature::Backups => ctx.t("license-feature-backups"),
         Feature::Chat => ctx.t("license-feature-chat"),

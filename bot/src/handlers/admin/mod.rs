@@ -2,6 +2,7 @@
 //! button (from the actor's roles as the events say), and the domain checks
 //! it again on every command it runs.
 pub mod catalog;
+pub mod features;
 pub mod license;
 pub mod queue;
 pub mod reports;
@@ -53,7 +54,7 @@ pub async fn menu(ctx: &Ctx<'_>) -> Result<(), BotError> {
     if ctx.has(Permission::ManageSubscriptions) {
         buttons.push(ctx.btn(ctx.t("btn-admin-subs"), Action::AdminSubs));
     }
-    if ctx.has(Permission::ManagePlans) {
+    if ctx.has(Permission::ManagePlans) || ctx.has(Permission::ManageSettings) {
         buttons.push(ctx.btn(ctx.t("btn-admin-settings"), Action::Settings));
     }
     if ctx.has(Permission::ManageCards) {
