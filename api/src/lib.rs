@@ -84,6 +84,8 @@ fn api_routes(state: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(routes::system::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())
+        .merge(routes::my_chat::router())
+        .merge(routes::notifications::router())
         .merge(routes::plans::router())
         .merge(routes::seller::router())
         .merge(routes::commerce::router())

@@ -7,14 +7,15 @@ pub mod admin;
 pub mod auth;
 pub mod commerce;
 pub mod me;
+pub mod my_chat;
+pub mod notifications;
 pub mod plans;
 pub mod seller;
 pub mod system;
 pub mod views;
 
 /// What this build serves; the dashboard shows "not available yet" for the rest
-/// (the customer's side of live chat, notifications, and the commerce
-/// writes: asking for and paying withdrawals, redeeming points).
+/// (the commerce writes: asking for and paying withdrawals, redeeming points).
 pub const CAPABILITIES: &[&str] = &[
     "auth",
     "me",
@@ -38,5 +39,7 @@ pub const CAPABILITIES: &[&str] = &[
     "features",
     "license",
     "live_chat",
+    "customer_chat",
+    "notifications",
     "live",
 ];

@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod chat;
 mod flow;
+mod my_chat;
 mod ocr;
 mod openapi;
 mod settings;

@@ -184,7 +184,7 @@ pub struct Reply {
 /// A negative message number from the client's request id: Telegram's own
 /// message ids are positive, so an answer from the dashboard never collides
 /// with one typed in Telegram, and a retried request is recognised.
-fn message_id(request: Uuid) -> i64 {
+pub(crate) fn message_id(request: Uuid) -> i64 {
     let digest = Sha256::digest(request.as_bytes());
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
