@@ -431,3 +431,12 @@ redeem-code = Your discount code: <code>{ $code }</code> (one use, for 90 days).
 notify-withdrawal-approved = ✅ Your withdrawal of { $amount } was approved; it will be paid soon.
 notify-withdrawal-rejected = ❌ Your withdrawal of { $amount } was rejected: { $reason }. The money is available again (/withdraw).
 notify-withdrawal-paid = 💸 Your withdrawal of { $amount } was paid to { $card }. Bank reference: { $reference }.
+notify-withdrawal-requested = 💸 <b>New withdrawal request</b>
+    Seller: { $seller }
+    Amount: <b>{ $amount }</b>
+    Card: <code>{ $card }</code>
+    Holder: { $holder }
+    Asked: { $date }
+admin-withdrawal-approved = ✅ Approved by { $by }. Transfer the money, then press “Mark paid”.
+admin-withdrawal-rejected = ❌ Rejected by { $by }: { $reason }
+admin-withdrawal-paid = 💸 Paid, recorded by { $by }; bank reference { $reference }.

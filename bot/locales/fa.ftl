@@ -430,3 +430,12 @@ redeem-code = کد تخفیف شما: <code>{ $code }</code> (یک‌بار مص
 notify-withdrawal-approved = ✅ برداشت { $amount } شما تأیید شد و به‌زودی پرداخت می‌شود.
 notify-withdrawal-rejected = ❌ برداشت { $amount } شما رد شد: { $reason }. مبلغ دوباره قابل برداشت است (/withdraw).
 notify-withdrawal-paid = 💸 برداشت { $amount } شما به { $card } واریز شد. شمارهٔ پیگیری بانکی: { $reference }.
+notify-withdrawal-requested = 💸 <b>درخواست برداشت تازه</b>
+    فروشنده: { $seller }
+    مبلغ: <b>{ $amount }</b>
+    کارت: <code>{ $card }</code>
+    صاحب کارت: { $holder }
+    تاریخ درخواست: { $date }
+admin-withdrawal-approved = ✅ توسط { $by } تأیید شد. مبلغ را واریز کنید و سپس «ثبت پرداخت» را بزنید.
+admin-withdrawal-rejected = ❌ توسط { $by } رد شد: { $reason }
+admin-withdrawal-paid = 💸 پرداخت شد؛ ثبت توسط { $by }، شمارهٔ پیگیری بانکی { $reference }.

@@ -2,7 +2,9 @@
 //! approved or rejected, a subscription active, ready (with its link and QR
 //! code), expiring, expired or cancelled; a seller's withdrawal approved,
 //! rejected or paid; and puts each new receipt in front of everyone who may
-//! approve it, with Approve/Reject buttons.
+//! approve it, and each new withdrawal request in front of everyone who may
+//! decide it (`adjust_wallets`), with Approve/Reject buttons — every copy
+//! edited to show the decision once it is made.
 //!
 //! Exactly once per event: [`Notifier`] is a feed consumer with its own
 //! checkpoint (`bot_notifier`); it writes one `bot_outbox` row per (event,
@@ -34,6 +36,7 @@ use workers::{Consumer, FeedError, Shutdown};
 use crate::app::App;
 use crate::callback::Action;
 use crate::handlers::admin::queue;
+use crate::handlers::withdraw::{card_shown, seller_label};
 use crate::i18n::{esc, Texts};
 
 pub const CHECKPOINT: &str = "bot_notifier";
@@ -326,10 +329,50 @@ impl Notifier {
                     message: OutMessage::text(text),
                 });
             }
+            AnyEvent::Seller(SellerEvent::WithdrawalRequested {
+                seller,
+                withdrawal_id,
+                amount,
+                card,
+                holder,
+                at,
+                ..
+            }) => {
+                let username = projections::views::customer(&self.app.pool, seller.0)
+                    .await?
+                    .and_then(|c| c.username);
+                let who = seller_label(username.as_deref(), seller.0);
+                for admin in projections::views::permission_holders(&self.app.pool, domain::Permission::AdjustWallets).await? {
+                    let lang = self.language(CustomerId(admin)).await?;
+                    let text = t.get(
+                        lang,
+                        "notify-withdrawal-requested",
+                        &[
+                            ("seller", who.clone()),
+                            ("amount", t.money(lang, amount)),
+                            ("card", card_shown(card.as_str())),
+                            ("holder", esc(&holder)),
+                            ("date", crate::i18n::date(lang, at)),
+                        ],
+                    );
+                    let sign = |a: &Action| self.app.signer.sign(admin, a);
+                    let mut message = OutMessage::text(text);
+                    message.buttons = vec![vec![
+                        (t.get(lang, "btn-approve", &[]), sign(&Action::WithdrawalApprove(withdrawal_id))),
+                        (t.get(lang, "btn-reject", &[]), sign(&Action::WithdrawalReject(withdrawal_id))),
+                    ]];
+                    out.push(Outgoing {
+                        key: format!("withdrawal-request:{withdrawal_id}:{admin}"),
+                        chat: admin,
+                        message,
+                    });
+                }
+            }
             AnyEvent::Seller(SellerEvent::WithdrawalApproved {
                 seller,
                 withdrawal_id,
                 amount,
+                by,
                 ..
             }) => {
                 let lang = self.language(seller).await?;
@@ -338,12 +381,17 @@ impl Notifier {
                     chat: seller.0,
                     message: OutMessage::text(t.get(lang, "notify-withdrawal-approved", &[("amount", t.money(lang, amount))])),
                 });
+                out.extend(
+                    self.close_withdrawal_items(withdrawal_id, "admin-withdrawal-approved", &[("by", self.staff_name(&by).await?)])
+                        .await?,
+                );
             }
             AnyEvent::Seller(SellerEvent::WithdrawalRejected {
                 seller,
                 withdrawal_id,
                 amount,
                 reason,
+                by,
                 ..
             }) => {
                 let lang = self.language(seller).await?;
@@ -357,6 +405,14 @@ impl Notifier {
                     chat: seller.0,
                     message: OutMessage::text(text),
                 });
+                out.extend(
+                    self.close_withdrawal_items(
+                        withdrawal_id,
+                        "admin-withdrawal-rejected",
+                        &[("by", self.staff_name(&by).await?), ("reason", esc(&reason))],
+                    )
+                    .await?,
+                );
             }
             AnyEvent::Seller(SellerEvent::WithdrawalPaid {
                 seller,
@@ -364,6 +420,7 @@ impl Notifier {
                 amount,
                 card,
                 bank_reference,
+                by,
                 ..
             }) => {
                 let lang = self.language(seller).await?;
@@ -381,6 +438,14 @@ impl Notifier {
                     chat: seller.0,
                     message: OutMessage::text(text),
                 });
+                out.extend(
+                    self.close_withdrawal_items(
+                        withdrawal_id,
+                        "admin-withdrawal-paid",
+                        &[("by", self.staff_name(&by).await?), ("reference", esc(&bank_reference))],
+                    )
+                    .await?,
+                );
             }
             _ => {}
         }
@@ -418,6 +483,49 @@ impl Notifier {
             message.edit_of = Some(item.clone());
             out.push(Outgoing {
                 key: format!("decided:{item}"),
+                chat,
+                message,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Who decided, as staff see it: `@username` when known, else the id.
+    async fn staff_name(&self, by: &ActorRef) -> Result<String, FeedError> {
+        if let ActorRef::User(id) = by {
+            let customer = projections::views::customer(&self.app.pool, id.0).await?;
+            if let Some(u) = customer.and_then(|c| c.username) {
+                return Ok(format!("@{}", esc(&u)));
+            }
+        }
+        Ok(esc(&self.who(by)))
+    }
+
+    /// Edits every staff copy of a withdrawal request to show the decision
+    /// (message `key`) below the request; an approved one keeps Mark paid /
+    /// Reject, signed for each recipient.
+    async fn close_withdrawal_items(&self, withdrawal: Uuid, key: &str, args: &[(&str, String)]) -> Result<Vec<Outgoing>, FeedError> {
+        let items: Vec<(String, i64, Option<String>)> =
+            sqlx::query_as("SELECT dedupe_key, chat_id, message->>'text' FROM bot_outbox WHERE dedupe_key LIKE $1")
+                .bind(format!("withdrawal-request:{withdrawal}:%"))
+                .fetch_all(&self.app.pool)
+                .await?;
+        let t = texts(&self.app);
+        let mut out = Vec::new();
+        for (item, chat, original) in items {
+            let lang = self.language(CustomerId(chat)).await?;
+            let line = t.get(lang, key, args);
+            let mut message = OutMessage::text(format!("{}\n\n{line}", original.unwrap_or_default()));
+            if key == "admin-withdrawal-approved" {
+                let sign = |a: &Action| self.app.signer.sign(chat, a);
+                message.buttons = vec![vec![
+                    (t.get(lang, "btn-withdrawal-paid", &[]), sign(&Action::WithdrawalPay(withdrawal))),
+                    (t.get(lang, "btn-reject", &[]), sign(&Action::WithdrawalReject(withdrawal))),
+                ]];
+            }
+            message.edit_of = Some(item.clone());
+            out.push(Outgoing {
+                key: format!("{key}:{item}"),
                 chat,
                 message,
             });
@@ -646,20 +754,22 @@ impl Sender {
                     let is_photo = original.get("photo").is_some_and(|p| !p.is_null());
                     let result = if is_photo {
                         let original_caption = original["text"].as_str().unwrap_or("").to_string();
-                        crate::app::send(
-                            tg.edit_message_caption(ChatId(chat), MessageId(message_id as i32))
-                                .caption(format!("{original_caption}\n\n{}", m.text))
-                                .parse_mode(ParseMode::Html),
-                        )
-                        .await
-                        .map(|_| ())
+                        let mut req = tg
+                            .edit_message_caption(ChatId(chat), MessageId(message_id as i32))
+                            .caption(format!("{original_caption}\n\n{}", m.text))
+                            .parse_mode(ParseMode::Html);
+                        if !m.buttons.is_empty() {
+                            req = req.reply_markup(markup(&m.buttons));
+                        }
+                        crate::app::send(req).await.map(|_| ())
                     } else {
-                        crate::app::send(
-                            tg.edit_message_text(ChatId(chat), MessageId(message_id as i32), m.text.clone())
-                                .parse_mode(ParseMode::Html),
-                        )
-                        .await
-                        .map(|_| ())
+                        let mut req = tg
+                            .edit_message_text(ChatId(chat), MessageId(message_id as i32), m.text.clone())
+                            .parse_mode(ParseMode::Html);
+                        if !m.buttons.is_empty() {
+                            req = req.reply_markup(markup(&m.buttons));
+                        }
+                        crate::app::send(req).await.map(|_| ())
                     };
                     match result {
                         Ok(()) => Delivery::Sent(Some(message_id as i32)),

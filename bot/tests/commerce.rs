@@ -328,3 +328,118 @@ async fn an_admin_sees_the_installed_license_and_others_do_not() {
     let _ = WAIT;
     w.stop().await;
 }
+
+async fn outbox_keys(w: &World, like: &str) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT dedupe_key, chat_id FROM bot_outbox WHERE dedupe_key LIKE $1 ORDER BY dedupe_key")
+        .bind(like)
+        .fetch_all(w.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_withdrawal_request_reaches_each_admin_once_with_buttons_and_approving_from_it_works() {
+    let w = World::start().await;
+    let admin = TgUser::new(1000, "Boss").username("boss").language("en");
+    w.make_admin(&admin).await;
+    let other = TgUser::new(1001, "Nima").language("fa");
+    w.make_admin(&other).await;
+    // A receipt admin may not decide withdrawals: not told.
+    let clerk = TgUser::new(1500, "Clerk").language("en");
+    w.say(&clerk, "/start", "").await;
+    w.commands
+        .grant_role(&Actor::System, CustomerId(1500), RoleName::ReceiptAdmin, Utc::now())
+        .await
+        .unwrap();
+    let seller = TgUser::new(2000, "Sara").username("sara").language("en");
+    seller_with_commission(&w, &seller, CustomerId(3000)).await;
+
+    let screen = w.say(&seller, "/withdraw", "Withdrawals").await;
+    w.press(&seller, &screen, "Request a withdrawal", "How much").await;
+    w.say(&seller, "60000", "Which card").await;
+    let confirm = w
+        .say(&seller, "6037-9975-9999-9993 | Sara Karimi", "Withdraw 60,000 Toman to card")
+        .await;
+    w.press(&seller, &confirm, "Confirm", "Withdrawal requested").await;
+
+    // Each admin gets the request with Approve / Reject, in their language.
+    let item = w.fake.wait_for_text(1000, "New withdrawal request").await;
+    let body = item.body();
+    assert!(body.contains("60,000 Toman") && body.contains("@sara"), "{body}");
+    assert!(body.contains("6037 9975 9999 9993") && body.contains("Sara Karimi"), "{body}");
+    assert!(
+        item.button("Approve").is_some() && item.button("Reject").is_some(),
+        "{:?}",
+        item.buttons()
+    );
+    let theirs = w.fake.wait_for_text(1001, "درخواست برداشت تازه").await;
+    assert!(theirs.button("تأیید").is_some(), "{:?}", theirs.buttons());
+    w.settle().await;
+    let rows = outbox_keys(&w, "withdrawal-request:%").await;
+    assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), vec![1000, 1001], "{rows:?}");
+
+    // Once per event: a notifier re-reading the request (a restart before its
+    // checkpoint moved) queues nothing more.
+    let position: i64 = sqlx::query_scalar("SELECT position FROM events WHERE event_type = 'WithdrawalRequested'")
+        .fetch_one(w.pool())
+        .await
+        .unwrap();
+    let mut tx = w.pool().begin().await.unwrap();
+    eventstore::lock_checkpoint(&mut tx, bot::notifier::CHECKPOINT).await.unwrap();
+    eventstore::set_checkpoint(&mut tx, bot::notifier::CHECKPOINT, position - 1)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let notifier = bot::notifier::Notifier {
+        app: w.app.clone(),
+        wake: std::sync::Arc::new(tokio::sync::Notify::new()),
+    };
+    let events = eventstore::read_after(w.pool(), position - 1, 500).await.unwrap();
+    notifier.handle(&events).await.unwrap();
+    assert_eq!(outbox_keys(&w, "withdrawal-request:%").await, rows);
+    let copies = |chat: i64| {
+        w.fake
+            .chat(chat)
+            .iter()
+            .filter(|m| m.body().contains("New withdrawal request") || m.body().contains("درخواست برداشت تازه"))
+            .count()
+    };
+    assert_eq!((copies(1000), copies(1001), copies(1500)), (1, 1, 0));
+
+    // Approving from the notice works once; every copy shows the decision.
+    let approved = w.press(&admin, &item, "Approve", "Approved by @boss").await;
+    assert!(approved.button("Mark paid").is_some(), "{:?}", approved.buttons());
+    w.fake.wait_for_text(2000, "Your withdrawal of 60,000 Toman was approved").await;
+    let id = *w
+        .commands
+        .seller_account(CustomerId(2000))
+        .await
+        .unwrap()
+        .withdrawals
+        .keys()
+        .next()
+        .unwrap();
+    assert_eq!(
+        w.commands.seller_account(CustomerId(2000)).await.unwrap().withdrawals[&id].status,
+        domain::commission::WithdrawalStatus::Approved
+    );
+    w.fake
+        .wait_for(1001, WAIT, |m| m.message_id == theirs.message_id && m.body().contains("@boss"))
+        .await;
+    w.settle().await;
+    let head = w.events().await;
+    let answer = last_answer(
+        &w,
+        w.fake
+            .click(&other, theirs.message_id, &theirs.button("تأیید").unwrap().callback_data.unwrap()),
+    )
+    .await;
+    assert!(answer.contains("قبلاً رسیدگی شده"), "{answer}");
+    assert_eq!(w.events().await, head, "a second approval appends nothing");
+    let approvals: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'WithdrawalApproved'")
+        .fetch_one(w.pool())
+        .await
+        .unwrap();
+    assert_eq!(approvals, 1);
+    w.stop().await;
+}

@@ -89,6 +89,25 @@ pub async fn receipt_approvers(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
     .await
 }
 
+/// People (not blocked) holding `permission`: through a built-in role that
+/// includes it or a custom role defined with it.
+pub async fn permission_holders(pool: &PgPool, permission: domain::Permission) -> Result<Vec<i64>, sqlx::Error> {
+    let built_in: Vec<String> = domain::access::RoleName::BUILT_IN
+        .iter()
+        .filter(|r| r.built_in_permissions().is_some_and(|p| p.contains(&permission)))
+        .map(|r| r.as_str().to_string())
+        .collect();
+    sqlx::query_scalar(
+        "SELECT telegram_id FROM customers c WHERE NOT blocked AND (roles && $1::text[] \
+         OR EXISTS (SELECT 1 FROM roles r WHERE r.name = ANY(c.roles) AND $2 = ANY(r.permissions))) \
+         ORDER BY telegram_id",
+    )
+    .bind(&built_in)
+    .bind(permission.name())
+    .fetch_all(pool)
+    .await
+}
+
 /// Custom role names in the order they were defined (a stable order).
 pub async fn custom_roles(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT name FROM roles ORDER BY defined_at, name")

@@ -34,7 +34,7 @@ fn status_text(ctx: &Ctx<'_>, status: &str) -> String {
     }
 }
 
-fn card_shown(number: &str) -> String {
+pub(crate) fn card_shown(number: &str) -> String {
     CardNumber::parse(number).map(|c| c.to_string()).unwrap_or_else(|_| esc(number))
 }
 
@@ -318,10 +318,15 @@ fn who(ctx: &Ctx<'_>) -> String {
 
 async fn seller_name(ctx: &Ctx<'_>, seller: i64) -> Result<String, BotError> {
     let username = projections::views::customer(&ctx.app.pool, seller).await?.and_then(|c| c.username);
-    Ok(match username {
-        Some(u) => format!("@{} (<code>{seller}</code>)", esc(&u)),
+    Ok(seller_label(username.as_deref(), seller))
+}
+
+/// A seller as staff see them: `@username (id)`, or the id alone.
+pub(crate) fn seller_label(username: Option<&str>, seller: i64) -> String {
+    match username {
+        Some(u) => format!("@{} (<code>{seller}</code>)", esc(u)),
         None => format!("<code>{seller}</code>"),
-    })
+    }
 }
 
 fn item_buttons(ctx: &Ctx<'_>, id: Uuid, status: &str) -> Vec<Vec<teloxide::types::InlineKeyboardButton>> {
