@@ -26,7 +26,7 @@ help-customer = <b>What I can do</b>
     /language — change language
 help-admin = <b>Admin</b>
     /admin — menu · /payments — receipt queue · /users — find, block, roles, wallet
-    /subscriptions · /settings — plans · /cards · /stats · /reports · /servers · /broadcast · /license · /withdrawals — seller withdrawals
+    /subscriptions · /settings — plans, features · /cards · /stats · /reports · /servers · /broadcast · /license · /withdrawals — seller withdrawals
 help-seller = <b>Seller</b>
     /seller · /sales · /commission · /withdraw · /balance · /cards · /points
 error-generic = ⚠️ Something went wrong on our side. Please try again in a minute.

@@ -25,7 +25,7 @@ help-customer = <b>کارهایی که می‌توانم انجام دهم</b>
     /language — تغییر زبان
 help-admin = <b>مدیریت</b>
     /admin — منو · /payments — صف رسیدها · /users — جستجو، مسدودسازی، نقش‌ها، کیف پول
-    /subscriptions · /settings — پلن‌ها · /cards · /stats · /reports · /servers · /broadcast · /license · /withdrawals — برداشت فروشندگان
+    /subscriptions · /settings — پلن‌ها، قابلیت‌ها · /cards · /stats · /reports · /servers · /broadcast · /license · /withdrawals — برداشت فروشندگان
 help-seller = <b>فروشنده</b>
     /seller · /sales · /commission · /withdraw · /balance · /cards · /points
 error-generic = ⚠️ مشکلی در سمت ما پیش آمد. لطفاً یک دقیقه دیگر دوباره تلاش کنید.
