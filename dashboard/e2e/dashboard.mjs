@@ -143,10 +143,18 @@ try {
   await page.getByTestId("no-chats").waitFor({ timeout: 15_000 });
   await shot("live-chat");
 
-  // 8. A capability that does not exist yet says so.
+  // 8. The signed-in person's own pages: notifications (a table, or a line
+  // saying nothing was sent) and live chat, which the unlicensed shop refuses
+  // with the domain's reason. Every page is built now: nothing says "not available yet".
   await page.goto(`${BASE}/me/notifications`);
-  await page.getByTestId("not-available").waitFor();
-  await shot("not-available");
+  await page.locator('[data-testid="notifications"], [data-testid="no-notifications"]').first().waitFor({ timeout: 15_000 });
+  check((await page.getByTestId("not-available").count()) === 0, "the notifications page is built");
+  await shot("notifications");
+  await page.goto(`${BASE}/me/chat`);
+  await page.getByTestId("no-chat").waitFor({ timeout: 15_000 });
+  await page.getByTestId("open-chat").click();
+  await page.getByTestId("chat-off").waitFor({ timeout: 15_000 });
+  await shot("my-chat-off");
 
   check(errors.length === 0, `page errors: ${errors.join("; ")}`);
   console.log(JSON.stringify({ ok: true, before, after, persian }));

@@ -50,6 +50,8 @@ import { Profile } from "./pages/customer/Profile";
 import { MySubscriptions } from "./pages/customer/Subscriptions";
 import { Wallet } from "./pages/customer/Wallet";
 import { Security } from "./pages/customer/Security";
+import { MyChat } from "./pages/customer/Chat";
+import { Notifications } from "./pages/customer/Notifications";
 
 const DRAWER = 260;
 
@@ -78,6 +80,8 @@ const PAGES: Record<string, ReactNode> = {
   "/me/subscriptions": <MySubscriptions />,
   "/me/wallet": <Wallet />,
   "/me/points": <Points />,
+  "/me/chat": <MyChat />,
+  "/me/notifications": <Notifications />,
   "/me/security": <Security />,
 };
 

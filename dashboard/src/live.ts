@@ -24,8 +24,8 @@ const affects: Record<string, string[][]> = {
   staff_changed: [["staff"], ["me"]],
   features_changed: [["features"], ["license"]],
   license_changed: [["license"], ["features"]],
-  chat_changed: [["chats"], ["chat"]],
-  chat_message: [["chat"], ["chats"]],
+  chat_changed: [["chats"], ["chat"], ["my-chat"]],
+  chat_message: [["chat"], ["chats"], ["my-chat"]],
   resync: [[]],
 };
 

@@ -60,8 +60,8 @@ export const NAV: NavItem[] = [
   { path: "/me", label: "profile", icon: <PersonIcon />, section: "me", available: true },
   { path: "/me/subscriptions", label: "mySubscriptions", icon: <VpnKeyIcon />, section: "me", available: true },
   { path: "/me/wallet", label: "wallet", icon: <WalletIcon />, section: "me", available: true },
-  { path: "/me/notifications", label: "notifications", icon: <NotificationsIcon />, section: "me", available: false },
+  { path: "/me/notifications", label: "notifications", icon: <NotificationsIcon />, section: "me", available: true },
   { path: "/me/points", label: "points", icon: <StarsIcon />, section: "me", available: true },
-  { path: "/me/chat", label: "liveChat", icon: <ChatIcon />, section: "me", available: false },
+  { path: "/me/chat", label: "liveChat", icon: <ChatIcon />, section: "me", available: true },
   { path: "/me/security", label: "security", icon: <LockIcon />, section: "me", available: true },
 ];

@@ -389,3 +389,40 @@ export interface ChatHistory {
   chat: SupportChat;
   messages: SupportMessage[];
 }
+
+export interface MyChat {
+  id: string;
+  number: number;
+  status: "queued" | "assigned" | "closed";
+  opened_at: string;
+  assigned_at: string | null;
+  closed_at: string | null;
+  rating: number | null;
+  messages: number;
+}
+
+export interface MyChatMessage {
+  position: number;
+  sender: "customer" | "agent";
+  content_type: string;
+  text: string | null;
+  file_name: string | null;
+  at: string;
+}
+
+export interface MyChatHistory {
+  chat: MyChat | null;
+  messages: MyChatMessage[];
+  can_rate: boolean;
+}
+
+export interface Notification {
+  source: "bot" | "reminder";
+  id: number;
+  /** Plain text: always rendered as text, never as markup. */
+  text: string;
+  photo: boolean;
+  status: "sent" | "pending";
+  created_at: string;
+  sent_at: string | null;
+}

@@ -179,7 +179,7 @@ async fn an_admin_approves_a_receipt_in_the_browser_and_persian_mirrors_the_layo
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the browser test failed:\n{text}");
     assert!(text.contains("\"ok\":true"), "{text}");
-    for shot in ["queue", "users-after", "persian-rtl", "not-available"] {
+    for shot in ["queue", "users-after", "persian-rtl", "notifications", "my-chat-off"] {
         assert!(text.contains(shot), "no {shot} screenshot:\n{text}");
     }
 

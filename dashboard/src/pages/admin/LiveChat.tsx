@@ -143,7 +143,7 @@ function Conversation({ id, onClosed }: { id: string; onClosed: () => void }) {
   );
 }
 
-/** Live chat for support agents: the queue and their chats; answers go to the customer on Telegram. */
+/** Live chat for support agents: the queue and their chats; answers reach the customer on Telegram and on their dashboard chat page. */
 export function LiveChat() {
   const { t, lang, word } = useLang();
   const [status, setStatus] = useState("open");
