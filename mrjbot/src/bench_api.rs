@@ -30,7 +30,7 @@ pub struct ApiBench {
 
 pub async fn run(config: &Config, b: ApiBench) -> Result<()> {
     let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = eventstore::connect(&config.database_url, 1).await?;
+    let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     let url = eventstore::testing::database_url(&config.database_url, &name);
     let pool = eventstore::connect(&url, 32).await?;

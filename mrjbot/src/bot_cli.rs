@@ -140,7 +140,7 @@ pub async fn run_only(config: &Config) -> Result<()> {
 /// bot against the fake Telegram server, updates per second.
 pub async fn bench(config: &Config, users: usize, updates_per_user: usize, lanes: usize, keep: bool) -> Result<()> {
     let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = eventstore::connect(&config.database_url, 1).await?;
+    let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     let url = eventstore::testing::database_url(&config.database_url, &name);
     let pool = eventstore::connect(&url, config.db_pool.max(8)).await?;

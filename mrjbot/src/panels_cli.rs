@@ -426,7 +426,7 @@ fn memory_mib() -> (f64, f64) {
 /// `mrjbot bench panels` on a scratch database made on the DATABASE_URL server (dropped afterwards).
 pub async fn bench_main(config: &Config, panels: usize, clients_per_panel: usize, keep: bool) -> Result<()> {
     let name = format!("mrjbot_bench_{}", Uuid::new_v4().simple());
-    let admin = eventstore::connect(&config.database_url, 1).await?;
+    let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     let url = eventstore::testing::database_url(&config.database_url, &name);
     let pool = eventstore::connect(&url, 32).await?;
