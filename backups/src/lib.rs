@@ -14,10 +14,12 @@
 //! into an empty database, [`rotate`] keeps the newest N and one per day for
 //! M days, [`TelegramUploader`] sends one to a group (in parts under the Bot
 //! API's upload limit), and [`BackupScheduler`] does all of it on a timer
-//! when the `backups` feature is on, recording each outcome as an event.
+//! when the `backups` feature is on, recording each outcome as an event and
+//! sending again, later, a backup whose send failed.
 #![forbid(unsafe_code)]
 
 mod archive;
+mod lease;
 mod pgtools;
 mod restore;
 mod rotation;
@@ -29,9 +31,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use archive::{list, take_backup, verify, LocalBackup, Manifest, Member, TakenBackup, Verified};
+pub use domain::backup::UploadRetryPolicy;
 pub use restore::{restore, RestoreReport};
 pub use rotation::{plan_rotation, rotate, Retention};
-pub use scheduler::{BackupScheduler, StepOutcome};
+pub use scheduler::{BackupScheduler, StepOutcome, UploadAttempt};
 pub use telegram::{TelegramUploader, TELEGRAM_UPLOAD_LIMIT};
 
 /// The suffix of a backup file.

@@ -2,16 +2,26 @@
 //! on (and licensed), keeps the retention, and sends each to the backup
 //! group. Several `serve` processes may run it: the `BackupStarted` event of
 //! a slot's name is written once, so one of them takes it.
+//!
+//! A send that failed is tried again by [`BackupScheduler::retry_uploads`]
+//! (after each step of [`BackupScheduler::run_until_stopped`]) while the file
+//! is still in the directory, as the aggregate's [`UploadRetryPolicy`] allows;
+//! every send holds a lease (a PostgreSQL advisory lock, `lease.rs`) and
+//! re-reads the aggregate under it, so two processes never send one backup
+//! at the same time and an uploaded one is never sent again. A retry sends
+//! the whole file again, every part of it, even when an earlier attempt got
+//! some parts through.
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use commands::{CommandError, Commands};
 use domain::access::Actor;
-use domain::backup::{BackupStatus, BackupTrigger};
+use domain::backup::{BackupStatus, BackupTrigger, UploadRetryPolicy};
 use domain::features::Feature;
 use workers::Shutdown;
 
-use crate::archive::{take_backup, TakenBackup};
+use crate::archive::{list, path_of, take_backup, TakenBackup};
+use crate::lease::UploadLease;
 use crate::rotation::rotate;
 use crate::{BackupError, BackupSettings, ConfigSnapshot, TelegramUploader};
 
@@ -27,6 +37,18 @@ pub struct BackupScheduler {
     /// Where to send backups; `None`: kept locally only.
     pub uploader: Option<TelegramUploader>,
     pub config: ConfigSnapshot,
+    /// How often and how late a failed send is tried again.
+    pub upload_retry: UploadRetryPolicy,
+}
+
+/// One attempt at sending a backup to the group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadAttempt {
+    pub name: String,
+    /// 1 for the first send, 2 for the first retry, …
+    pub attempt: u32,
+    /// The message ids (one per part), or why sending failed.
+    pub result: Result<Vec<i64>, String>,
 }
 
 /// What one scheduler step did.
@@ -120,7 +142,7 @@ impl BackupScheduler {
 
     async fn run(&self, name: &str) -> Result<StepOutcome, BackupError> {
         let taken = take_backup(&self.commands.pool, &self.database_url, &self.settings, name, &self.config).await;
-        let TakenBackup { path, file, manifest } = match taken {
+        let TakenBackup { file, manifest, .. } = match taken {
             Ok(t) => t,
             Err(e) => {
                 let reason = e.to_string();
@@ -143,27 +165,10 @@ impl BackupScheduler {
         };
         let (mut uploaded, mut upload_error) = (None, None);
         if let Some(uploader) = &self.uploader {
-            let caption = format!(
-                "MRJ Bot backup {name}\n{} · events up to #{}\nSHA-256 {}",
-                human(file.bytes),
-                manifest.head_position,
-                file.sha256
-            );
-            match uploader.upload(&path, &caption).await {
-                Ok(ids) => {
-                    self.commands
-                        .record_backup_uploaded(name, uploader.chat_id, ids.clone(), Utc::now())
-                        .await?;
-                    uploaded = Some(ids);
-                }
-                Err(e) => {
-                    let reason = e.to_string();
-                    tracing::warn!(backup = name, error = %reason, "backup upload failed; the file is kept locally");
-                    self.commands
-                        .record_backup_upload_failed(name, uploader.chat_id, reason.clone(), Utc::now())
-                        .await?;
-                    upload_error = Some(reason);
-                }
+            match self.send(uploader, name, false, Utc::now()).await? {
+                Some(UploadAttempt { result: Ok(ids), .. }) => uploaded = Some(ids),
+                Some(UploadAttempt { result: Err(e), .. }) => upload_error = Some(e),
+                None => {}
             }
         }
         Ok(StepOutcome::Taken {
@@ -176,6 +181,111 @@ impl BackupScheduler {
         })
     }
 
+    /// Sends again the backups in the directory whose last send failed and
+    /// whose next attempt is due at `now`; returns what it tried. Done
+    /// whatever the `backups` toggle says (the backup exists; this only
+    /// finishes it), and only when an uploader is configured.
+    pub async fn retry_uploads(&self, now: DateTime<Utc>) -> Result<Vec<UploadAttempt>, BackupError> {
+        let Some(uploader) = &self.uploader else {
+            return Ok(Vec::new());
+        };
+        let mut tried = Vec::new();
+        for local in list(&self.settings.dir)? {
+            // A first look without the lease, to pass over the many that are fine.
+            let backup = self.commands.backup(&local.name).await?;
+            if !backup.upload_failed() || backup.next_upload_retry(&self.upload_retry, now).is_err() {
+                continue;
+            }
+            if let Some(attempt) = self.send(uploader, &local.name, true, now).await? {
+                tried.push(attempt);
+            }
+        }
+        Ok(tried)
+    }
+
+    /// One attempt at sending backup `name` (the first when `retry` is false,
+    /// else the next retry due at `now`), under its lease; `None` when
+    /// another process holds the lease or no attempt is due.
+    async fn send(
+        &self,
+        uploader: &TelegramUploader,
+        name: &str,
+        retry: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadAttempt>, BackupError> {
+        let Some(lease) = UploadLease::try_take(&self.commands.pool, name).await? else {
+            tracing::debug!(backup = name, "another process is sending this backup");
+            return Ok(None);
+        };
+        let result = self.send_leased(uploader, name, retry, now).await;
+        lease.release().await;
+        result
+    }
+
+    async fn send_leased(
+        &self,
+        uploader: &TelegramUploader,
+        name: &str,
+        retry: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadAttempt>, BackupError> {
+        // Read under the lease: what another process recorded is seen here.
+        let backup = self.commands.backup(name).await?;
+        let due = if retry {
+            backup.next_upload_retry(&self.upload_retry, now)
+        } else {
+            backup.next_upload_attempt(&self.upload_retry, now)
+        };
+        let attempt = match due {
+            Ok(n) => n,
+            Err(why) => {
+                tracing::debug!(backup = name, %why, "no upload due");
+                return Ok(None);
+            }
+        };
+        let Some(file) = &backup.file else { return Ok(None) };
+        let path = path_of(&self.settings.dir, name);
+        if !path.exists() {
+            tracing::info!(backup = name, "the backup's file is gone (rotated out); not sent");
+            return Ok(None);
+        }
+        let mut caption = format!(
+            "MRJ Bot backup {name}\n{} · events up to #{}\nSHA-256 {}",
+            human(file.bytes),
+            file.head_position,
+            file.sha256
+        );
+        if attempt > 1 {
+            caption.push_str(&format!("\nsent again: attempt {attempt} of {}", self.upload_retry.max_attempts));
+        }
+        let result = match uploader.upload(&path, &caption).await {
+            Ok(ids) => {
+                self.commands
+                    .record_backup_uploaded(name, uploader.chat_id, ids.clone(), attempt, Utc::now())
+                    .await?;
+                tracing::info!(backup = name, attempt, parts = ids.len(), "backup sent to the backup group");
+                Ok(ids)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.commands
+                    .record_backup_upload_failed(name, uploader.chat_id, reason.clone(), attempt, Utc::now())
+                    .await?;
+                if attempt >= self.upload_retry.max_attempts {
+                    tracing::error!(backup = name, attempt, error = %reason, "backup upload failed for the last time; the file stays local only");
+                } else {
+                    tracing::warn!(backup = name, attempt, error = %reason, "backup upload failed; the file is kept locally and sent again later");
+                }
+                Err(reason)
+            }
+        };
+        Ok(Some(UploadAttempt {
+            name: name.to_string(),
+            attempt,
+            result,
+        }))
+    }
+
     pub async fn run_until_stopped(self, mut shutdown: Shutdown) {
         loop {
             let now = Utc::now();
@@ -183,6 +293,11 @@ impl BackupScheduler {
                 Ok(StepOutcome::Disabled(reason)) => tracing::debug!(%reason, "scheduled backups are off"),
                 Ok(outcome) => tracing::debug!(?outcome, "backup scheduler step"),
                 Err(e) => tracing::warn!(error = %e, "backup scheduler step failed"),
+            }
+            match self.retry_uploads(Utc::now()).await {
+                Ok(tried) if !tried.is_empty() => tracing::debug!(?tried, "backup uploads retried"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retrying backup uploads failed"),
             }
             let next_slot = self.slot(now) + chrono::Duration::seconds(self.interval.as_secs().max(60) as i64);
             let until_next = (next_slot - Utc::now()).to_std().unwrap_or_default();

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use backups::{BackupScheduler, BackupSettings, ConfigSnapshot, Retention, StepOutcome, TelegramUploader};
+use backups::{
+    BackupScheduler, BackupSettings, ConfigSnapshot, Retention, StepOutcome, TelegramUploader, UploadAttempt, UploadRetryPolicy,
+};
 use chrono::Utc;
 use commands::{Commands, PurchaseOutcome};
 use domain::access::Actor;
@@ -101,7 +103,38 @@ fn scheduler(cmd: &Commands, db: &TestDb, dir: &std::path::Path, uploader: Optio
         interval: Duration::from_secs(1800),
         uploader,
         config,
+        upload_retry: UploadRetryPolicy::default(),
     }
+}
+
+/// An uploader that gives up at once while Telegram is down (no waiting for `retry_after`).
+fn quick_uploader(fake: &tgfake::TgFake) -> TelegramUploader {
+    let mut u = TelegramUploader::new(&fake.api_url(), fake.token(), GROUP, 8_000);
+    u.max_retry_wait = Duration::from_millis(0);
+    u
+}
+
+async fn backup_events(db: &TestDb, name: &str) -> Vec<(String, serde_json::Value)> {
+    sqlx::query_as("SELECT event_type, payload FROM events WHERE aggregate_type = 'Backup' AND aggregate_id = $1 ORDER BY sequence")
+        .bind(name)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// A backup taken while Telegram is down: its first send failed.
+async fn backup_with_failed_upload(s: &BackupScheduler, fake: &tgfake::TgFake) -> String {
+    fake.set_outage(true);
+    let StepOutcome::Taken {
+        name,
+        upload_error: Some(_),
+        ..
+    } = s.backup_now(&Actor::System, Utc::now()).await.unwrap()
+    else {
+        panic!("the upload should fail")
+    };
+    fake.set_outage(false);
+    name
 }
 
 #[tokio::test]
@@ -319,4 +352,157 @@ async fn the_scheduler_follows_the_toggle_and_sends_the_backup_in_parts_under_th
     db.drop_database().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&download).unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_upload_is_sent_once_when_telegram_is_back_and_never_again() {
+    let db = TestDb::new().await.unwrap();
+    let cmd = shop(&db).await;
+    let dir = scratch_dir();
+    let fake = tgfake::TgFake::start().await;
+    fake.add_group(GROUP, "Backups");
+    let s = scheduler(&cmd, &db, &dir, Some(quick_uploader(&fake)));
+    let name = backup_with_failed_upload(&s, &fake).await;
+    let events = backup_events(&db, &name).await;
+    assert_eq!(events.last().unwrap().0, "BackupUploadFailed");
+    assert_eq!(events.last().unwrap().1["BackupUploadFailed"]["attempt"], 1);
+    assert!(fake.messages(GROUP).is_empty());
+
+    // Not before the first wait (5 minutes) has passed.
+    assert_eq!(s.retry_uploads(Utc::now()).await.unwrap(), []);
+    assert!(fake.messages(GROUP).is_empty());
+
+    let later = Utc::now() + chrono::Duration::minutes(6);
+    let tried = s.retry_uploads(later).await.unwrap();
+    let [UploadAttempt {
+        name: sent,
+        attempt: 2,
+        result: Ok(ids),
+    }] = tried.as_slice()
+    else {
+        panic!("{tried:?}")
+    };
+    assert_eq!(sent, &name);
+    let messages = fake.messages(GROUP);
+    assert_eq!(messages.len(), ids.len(), "every part sent once");
+    assert!(ids.len() >= 2, "the whole file again, in parts");
+    let mut joined = Vec::new();
+    for m in &messages {
+        assert!(m.body().contains("attempt 2 of 6"), "{}", m.body());
+        joined.extend(fake.file_bytes(&m.document.clone().unwrap().file_id).unwrap());
+    }
+    assert_eq!(joined, std::fs::read(dir.join(format!("{name}.tar"))).unwrap());
+    let events = backup_events(&db, &name).await;
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["BackupStarted", "BackupTaken", "BackupUploadFailed", "BackupUploaded"]);
+    assert_eq!(events[3].1["BackupUploaded"]["attempt"], 2);
+
+    // Further passes send nothing, however late.
+    assert_eq!(s.retry_uploads(later + chrono::Duration::days(1)).await.unwrap(), []);
+    assert_eq!(fake.messages(GROUP).len(), ids.len());
+    db.drop_database().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_backup_is_sent_at_most_max_attempts_times_and_then_stays_failed() {
+    let db = TestDb::new().await.unwrap();
+    let cmd = shop(&db).await;
+    let dir = scratch_dir();
+    let fake = tgfake::TgFake::start().await;
+    fake.add_group(GROUP, "Backups");
+    let mut s = scheduler(&cmd, &db, &dir, Some(quick_uploader(&fake)));
+    s.upload_retry = UploadRetryPolicy {
+        max_attempts: 3,
+        first_wait: chrono::Duration::minutes(1),
+        max_wait: chrono::Duration::hours(1),
+    };
+    let name = backup_with_failed_upload(&s, &fake).await;
+    fake.set_outage(true);
+    let mut now = Utc::now();
+    for attempt in 2..=3 {
+        // Waits of 1 then 2 minutes after the last failure (just recorded):
+        // not due a little before, due after.
+        let failed_at = Utc::now();
+        let wait = chrono::Duration::minutes(1 << (attempt - 2));
+        assert_eq!(s.retry_uploads(failed_at + wait - chrono::Duration::seconds(5)).await.unwrap(), []);
+        now = failed_at + wait + chrono::Duration::seconds(1);
+        let tried = s.retry_uploads(now).await.unwrap();
+        assert!(
+            matches!(tried.as_slice(), [UploadAttempt { attempt: a, result: Err(e), .. }] if *a == attempt && e.starts_with("Telegram: ")),
+            "{tried:?}"
+        );
+    }
+    fake.set_outage(false);
+    assert_eq!(s.retry_uploads(now + chrono::Duration::days(1)).await.unwrap(), []);
+    assert!(fake.messages(GROUP).is_empty(), "never sent after the last attempt");
+    let events = backup_events(&db, &name).await;
+    let failed: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|(t, _)| t == "BackupUploadFailed")
+        .map(|(_, p)| &p["BackupUploadFailed"]["attempt"])
+        .collect();
+    assert_eq!(failed, [1, 2, 3]);
+    let backup = cmd.backup(&name).await.unwrap();
+    assert!(backup.upload_failed());
+    assert_eq!(
+        backup.next_upload_retry(&s.upload_retry, now + chrono::Duration::days(1)),
+        Err(domain::backup::BackupError::UploadAttemptsExhausted(3))
+    );
+    db.drop_database().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_backup_whose_file_was_rotated_away_is_not_sent() {
+    let db = TestDb::new().await.unwrap();
+    let cmd = shop(&db).await;
+    let dir = scratch_dir();
+    let fake = tgfake::TgFake::start().await;
+    fake.add_group(GROUP, "Backups");
+    let s = scheduler(&cmd, &db, &dir, Some(quick_uploader(&fake)));
+    let name = backup_with_failed_upload(&s, &fake).await;
+    std::fs::remove_file(dir.join(format!("{name}.tar"))).unwrap();
+    std::fs::remove_file(dir.join(format!("{name}.tar.sha256"))).unwrap();
+    assert_eq!(s.retry_uploads(Utc::now() + chrono::Duration::hours(1)).await.unwrap(), []);
+    assert!(fake.messages(GROUP).is_empty());
+    db.drop_database().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_schedulers_retrying_at_once_send_the_backup_once() {
+    let db = TestDb::new().await.unwrap();
+    let cmd = shop(&db).await;
+    let dir = scratch_dir();
+    let fake = tgfake::TgFake::start().await;
+    fake.add_group(GROUP, "Backups");
+    let first = scheduler(&cmd, &db, &dir, Some(quick_uploader(&fake)));
+    let name = backup_with_failed_upload(&first, &fake).await;
+    // A second process: its own pool and commands, the same database and directory.
+    let other_pool = eventstore::connect(&db.url, 5).await.unwrap();
+    let second = scheduler(&Commands::new(other_pool), &db, &dir, Some(quick_uploader(&fake)));
+    let later = Utc::now() + chrono::Duration::minutes(10);
+    let (a, b) = tokio::join!(
+        tokio::spawn(async move { first.retry_uploads(later).await.unwrap() }),
+        tokio::spawn(async move { second.retry_uploads(later).await.unwrap() }),
+    );
+    let tried: Vec<UploadAttempt> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert!(
+        matches!(
+            tried.as_slice(),
+            [UploadAttempt {
+                attempt: 2,
+                result: Ok(_),
+                ..
+            }]
+        ),
+        "{tried:?}"
+    );
+    let parts = std::fs::metadata(dir.join(format!("{name}.tar"))).unwrap().len().div_ceil(8_000) as usize;
+    assert_eq!(fake.messages(GROUP).len(), parts, "each part received once");
+    let types: Vec<String> = backup_events(&db, &name).await.into_iter().map(|(t, _)| t).collect();
+    assert_eq!(types, ["BackupStarted", "BackupTaken", "BackupUploadFailed", "BackupUploaded"]);
+    db.drop_database().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

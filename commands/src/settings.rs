@@ -267,30 +267,51 @@ impl Commands {
         Ok(())
     }
 
+    /// Upload `attempt` (1: the first send) succeeded; refused when the
+    /// backup was already uploaded or the attempt is out of turn.
     pub async fn record_backup_uploaded(
         &self,
         name: &str,
         chat_id: i64,
         message_ids: Vec<i64>,
+        attempt: u32,
         at: DateTime<Utc>,
     ) -> Result<(), CommandError> {
         self.settings
             .backups
-            .execute(name, BackupCommand::RecordUploaded { chat_id, message_ids, at })
+            .execute(
+                name,
+                BackupCommand::RecordUploaded {
+                    chat_id,
+                    message_ids,
+                    attempt,
+                    at,
+                },
+            )
             .await?;
         Ok(())
     }
 
+    /// Upload `attempt` failed (the file stays local, to be retried).
     pub async fn record_backup_upload_failed(
         &self,
         name: &str,
         chat_id: i64,
         reason: String,
+        attempt: u32,
         at: DateTime<Utc>,
     ) -> Result<(), CommandError> {
         self.settings
             .backups
-            .execute(name, BackupCommand::RecordUploadFailed { chat_id, reason, at })
+            .execute(
+                name,
+                BackupCommand::RecordUploadFailed {
+                    chat_id,
+                    reason,
+                    attempt,
+                    at,
+                },
+            )
             .await?;
         Ok(())
     }

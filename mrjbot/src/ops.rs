@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use backups::{BackupScheduler, BackupSettings, ConfigSnapshot, Retention, StepOutcome, TelegramUploader, TELEGRAM_UPLOAD_LIMIT};
+use backups::{
+    BackupScheduler, BackupSettings, ConfigSnapshot, Retention, StepOutcome, TelegramUploader, UploadRetryPolicy, TELEGRAM_UPLOAD_LIMIT,
+};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use commands::{CommandError, Commands};
@@ -66,6 +68,12 @@ pub struct BackupArgs {
     /// Largest piece sent to Telegram; bigger backups go in parts (the Bot API takes 50 MB).
     #[arg(long, env = "MRJ_BACKUP_PART_BYTES", default_value_t = TELEGRAM_UPLOAD_LIMIT)]
     pub backup_part_bytes: u64,
+    /// Attempts at sending a backup to the group, the first included; a failed send is tried again later.
+    #[arg(long, env = "MRJ_BACKUP_UPLOAD_ATTEMPTS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_upload_attempts: u32,
+    /// Minutes before the first retry of a failed send; doubled after each further failure (at most 6 hours).
+    #[arg(long, env = "MRJ_BACKUP_UPLOAD_RETRY_MINS", default_value_t = 5)]
+    pub backup_upload_retry_mins: u32,
     /// Bot token that sends the backups.
     #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
     pub backup_bot_token: Option<String>,
@@ -110,6 +118,8 @@ impl BackupArgs {
         s.plain("MRJ_BACKUP_INTERVAL_MINS", self.backup_interval_mins.to_string());
         s.plain("MRJ_BACKUP_KEEP_RECENT", self.backup_keep_recent.to_string());
         s.plain("MRJ_BACKUP_KEEP_DAILY", self.backup_keep_daily.to_string());
+        s.plain("MRJ_BACKUP_UPLOAD_ATTEMPTS", self.backup_upload_attempts.to_string());
+        s.plain("MRJ_BACKUP_UPLOAD_RETRY_MINS", self.backup_upload_retry_mins.to_string());
         if let Some(c) = self.backup_chat_id {
             s.plain("MRJ_BACKUP_CHAT_ID", c.to_string());
         }
@@ -122,6 +132,14 @@ impl BackupArgs {
             s.values.insert("MRJ_SECRET_KEY".into(), backups::ConfigValue::Omitted);
         }
         s
+    }
+
+    fn upload_retry(&self) -> UploadRetryPolicy {
+        UploadRetryPolicy {
+            max_attempts: self.backup_upload_attempts,
+            first_wait: chrono::Duration::minutes(i64::from(self.backup_upload_retry_mins)),
+            ..UploadRetryPolicy::default()
+        }
     }
 
     pub fn scheduler(&self, config: &Config, commands: Commands) -> Result<BackupScheduler> {
@@ -139,6 +157,7 @@ impl BackupArgs {
             interval: Duration::from_secs(self.backup_interval_mins.max(1) * 60),
             uploader: self.uploader()?,
             config: self.snapshot(config),
+            upload_retry: self.upload_retry(),
         })
     }
 }
@@ -147,7 +166,7 @@ impl BackupArgs {
 pub enum BackupCommand {
     /// Take a backup now (whatever the toggle and license say) and send it to the backup group.
     Now(BackupArgs),
-    /// The backups in the backup directory, oldest first.
+    /// The backups in the backup directory, oldest first, each with whether it reached the backup group.
     List(BackupArgs),
 }
 
@@ -400,6 +419,25 @@ fn describe(outcome: &StepOutcome) -> String {
     }
 }
 
+/// Whether a backup reached the backup group, as `backup list` says it.
+fn upload_state(b: &domain::backup::Backup, policy: &UploadRetryPolicy, now: chrono::DateTime<Utc>) -> String {
+    use domain::backup::BackupError as E;
+    if b.uploaded {
+        return format!("sent (attempt {})", b.upload_attempts);
+    }
+    let last = b.last_upload_error.as_ref().map(|(e, _)| e.as_str()).unwrap_or("");
+    match b.next_upload_retry(policy, now) {
+        Err(E::UploadNotTried) => "not sent (kept locally)".to_string(),
+        Err(E::UploadAttemptsExhausted(n)) => format!("upload FAILED after {n} attempt(s), not retried any more: {last}"),
+        Err(E::UploadRetryNotDue { attempts, due }) => format!(
+            "upload failed {attempts} time(s), retry at {}: {last}",
+            due.format("%Y-%m-%d %H:%M:%SZ")
+        ),
+        Ok(next) => format!("upload failed {} time(s), retry {next} due now: {last}", next - 1),
+        Err(_) => "not recorded in this database".to_string(),
+    }
+}
+
 pub async fn backup(config: &Config, pool: &PgPool, c: BackupCommand) -> Result<()> {
     match c {
         BackupCommand::Now(args) => {
@@ -416,9 +454,13 @@ pub async fn backup(config: &Config, pool: &PgPool, c: BackupCommand) -> Result<
             if list.is_empty() {
                 println!("no backups in {}", args.backup_dir.display());
             }
+            let cmd = Commands::new(pool.clone());
+            let policy = args.upload_retry();
+            let now = Utc::now();
             for b in list {
+                let sent = upload_state(&cmd.backup(&b.name).await?, &policy, now);
                 println!(
-                    "{}  {:>12} bytes  {}  sha256 {}",
+                    "{}  {:>12} bytes  {}  sha256 {}  {sent}",
                     b.taken_at.format("%Y-%m-%d %H:%M:%SZ"),
                     b.bytes,
                     b.path.display(),
@@ -572,4 +614,36 @@ fn write_secret(path: &std::path::Path, text: &str) -> Result<()> {
     let mut f = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::backup::{Backup, BackupStatus};
+
+    #[test]
+    fn backup_list_says_whether_a_backup_was_sent_will_be_retried_or_was_given_up() {
+        let policy = UploadRetryPolicy::default();
+        let now = Utc::now();
+        let mut b = Backup {
+            name: Some("mrjbot-20261101T120000Z".into()),
+            status: BackupStatus::Taken,
+            ..Backup::default()
+        };
+        assert_eq!(upload_state(&b, &policy, now), "not sent (kept locally)");
+        b.upload_attempts = 2;
+        b.last_upload_error = Some(("Telegram: 502".into(), now));
+        let line = upload_state(&b, &policy, now);
+        assert!(
+            line.starts_with("upload failed 2 time(s), retry at ") && line.ends_with("Telegram: 502"),
+            "{line}"
+        );
+        b.upload_attempts = 6;
+        assert_eq!(
+            upload_state(&b, &policy, now),
+            "upload FAILED after 6 attempt(s), not retried any more: Telegram: 502"
+        );
+        b.uploaded = true;
+        assert_eq!(upload_state(&b, &policy, now), "sent (attempt 6)");
+    }
 }
