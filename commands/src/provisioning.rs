@@ -4,12 +4,12 @@
 //! [`Commands::retry_provisioning`] and [`Commands::request_location_switch`].
 use chrono::{DateTime, Utc};
 use domain::access::Actor;
-use domain::panel::{Panel, PanelCommand, PanelCredentials, PanelSpec};
+use domain::panel::{Panel, PanelCommand, PanelCredentials, PanelError, PanelSlots, PanelSlotsCommand, PanelSpec};
 use domain::subscription::{ClientTerms, Placement, Subscription, SubscriptionCommand, SubscriptionEvent};
 use domain::{CustomerId, Location};
 use uuid::Uuid;
 
-use crate::{CommandError, Commands};
+use crate::{CommandError, Commands, Store};
 
 /// The customer number shown in client emails: the first customer is 1000.
 pub const FIRST_CUSTOMER_NUMBER: i64 = 1000;
@@ -107,6 +107,96 @@ impl Commands {
             return Err(CommandError::NotFound("panel"));
         }
         Ok(p)
+    }
+
+    // ---- panel slots (capacity as a hard limit) -------------------------------
+
+    fn panel_slots(&self) -> Store<PanelSlots> {
+        // A store is a handle on the pool: cheap to make, nothing cached.
+        Store::new(self.pool.clone())
+    }
+
+    /// The panel's slots as their events say.
+    pub async fn panel_slot_state(&self, panel: Uuid) -> Result<PanelSlots, CommandError> {
+        self.panel_slots().load(&panel.to_string()).await
+    }
+
+    /// Opens the panel's slots once (a no-op afterwards): its capacity, and
+    /// the subscriptions that already have a client there, read from the
+    /// event store (not from a read model, which may lag). The provisioner
+    /// calls this **before** it records an intent on the panel, so every
+    /// placement either existed before the slots were opened (and is counted
+    /// here) or reserves its own slot after.
+    pub async fn open_panel_slots(&self, panel: Uuid, at: DateTime<Utc>) -> Result<(), CommandError> {
+        let key = panel.to_string();
+        if self.panel_slots().load(&key).await?.is_open() {
+            return Ok(());
+        }
+        let capacity = self
+            .panel(panel)
+            .await?
+            .spec
+            .map(|s| s.capacity)
+            .ok_or(CommandError::NotFound("panel"))?;
+        // Every placement begins with a ProvisioningStarted naming its panel.
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = 'Subscription' \
+             AND event_type = 'ProvisioningStarted' AND payload::text LIKE '%' || $1 || '%'",
+        )
+        .bind(&key)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut existing = Vec::new();
+        for id in ids {
+            let Ok(id) = Uuid::parse_str(&id) else { continue };
+            let sub = self.subscriptions.load(&id.to_string()).await?;
+            if holds_placement_on(&sub, panel) {
+                existing.push(id);
+            }
+        }
+        self.panel_slots()
+            .execute(&key, PanelSlotsCommand::OpenSlots { capacity, existing, at })
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a slot on the panel for the subscription's client; idempotent
+    /// per subscription. Refused with [`PanelError::Full`] when every slot is
+    /// taken, and with [`PanelError::NotAccepting`] for a panel that is
+    /// disabled, unhealthy or retired (unless the subscription holds a slot there).
+    /// Racing reservations are serialised by the slots' optimistic
+    /// concurrency and decided again on fresh state, so only one wins the last slot.
+    pub async fn reserve_panel_slot(&self, panel: Uuid, subscription: Uuid, at: DateTime<Utc>) -> Result<(), CommandError> {
+        let accepting = self.panel(panel).await?.accepts_clients();
+        let reserve = PanelSlotsCommand::ReserveSlot {
+            subscription,
+            accepting,
+            at,
+        };
+        match self.panel_slots().execute(&panel.to_string(), reserve.clone()).await {
+            Err(CommandError::Panel(PanelError::SlotsNotOpened)) => {
+                self.open_panel_slots(panel, at).await?;
+                self.panel_slots().execute(&panel.to_string(), reserve).await?;
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the subscription's slot on the panel back, unless it still has a
+    /// placement there (current, or an old one not yet removed). Call it after
+    /// the client's removal is recorded.
+    pub async fn release_panel_slot(&self, panel: Uuid, subscription: Uuid, at: DateTime<Utc>) -> Result<(), CommandError> {
+        let sub = self.subscriptions.load(&subscription.to_string()).await?;
+        if holds_placement_on(&sub, panel) {
+            return Ok(());
+        }
+        self.panel_slots()
+            .execute(&panel.to_string(), PanelSlotsCommand::ReleaseSlot { subscription, at })
+            .await?;
+        Ok(())
     }
 
     // ---- client naming -------------------------------------------------------
@@ -271,4 +361,10 @@ impl Commands {
             .await?
             .is_empty())
     }
+}
+
+/// Whether the subscription has (or may have) a client on the panel: its
+/// current placement, or an old placement whose client is not removed yet.
+fn holds_placement_on(sub: &Subscription, panel: Uuid) -> bool {
+    sub.provisioning.placement().is_some_and(|p| p.panel_id == panel) || sub.stale.iter().any(|p| p.panel_id == panel)
 }

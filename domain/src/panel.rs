@@ -3,6 +3,14 @@
 //! Credentials arrive already encrypted (see the `secrets` crate): the domain
 //! stores and hands back ciphertext only, so no event, read model or log can
 //! hold a panel password in the clear.
+//!
+//! A panel's capacity is a hard limit, kept by a second aggregate of the same
+//! id, [`PanelSlots`]: one slot per subscription with a client there, reserved
+//! before the panel is called and refused when every slot is taken. Two
+//! provisioners racing for the last slot append to the same stream, so the
+//! event store's optimistic concurrency lets only one of them win.
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -157,6 +165,12 @@ pub enum PanelError {
     Already(&'static str),
     #[error("a reason is required")]
     ReasonRequired,
+    #[error("the panel is full: all {capacity} slots are taken")]
+    Full { capacity: u32 },
+    #[error("the panel takes no new clients (disabled, unhealthy or retired)")]
+    NotAccepting,
+    #[error("the panel's slots are not open yet: its existing clients must be counted first")]
+    SlotsNotOpened,
     #[error(transparent)]
     Denied(#[from] PermissionDenied),
 }
@@ -334,6 +348,154 @@ impl Aggregate for Panel {
     }
 }
 
+// ---- slots -------------------------------------------------------------------
+
+/// The slots of one panel (aggregate id = the panel's id): which
+/// subscriptions hold one. Kept apart from [`Panel`] so that reservations
+/// neither slow down loading the panel nor conflict with its settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PanelSlots {
+    /// Copied from the panel's registration, which never changes it.
+    pub capacity: Option<u32>,
+    pub held: BTreeSet<Uuid>,
+}
+
+impl PanelSlots {
+    pub fn is_open(&self) -> bool {
+        self.capacity.is_some()
+    }
+    pub fn free(&self) -> u32 {
+        let held = u32::try_from(self.held.len()).unwrap_or(u32::MAX);
+        self.capacity.unwrap_or(0).saturating_sub(held)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PanelSlotsCommand {
+    /// Once per panel, before any slot is reserved there: the capacity and
+    /// the subscriptions whose clients were already placed here before slots
+    /// were kept (panels registered before reservations existed). These are
+    /// real clients, so they are counted even beyond the capacity; new
+    /// reservations then wait until enough are released. A repeat does nothing.
+    OpenSlots {
+        capacity: u32,
+        existing: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
+    /// Takes a slot for the subscription's client; refused with
+    /// [`PanelError::Full`] when none is free, and with
+    /// [`PanelError::NotAccepting`] when the panel takes no new clients
+    /// (`accepting`, from [`Panel::accepts_clients`]). Holding one already is a no-op.
+    ReserveSlot {
+        subscription: Uuid,
+        accepting: bool,
+        at: DateTime<Utc>,
+    },
+    /// Gives the subscription's slot back (its client is gone). Not holding one is a no-op.
+    ReleaseSlot { subscription: Uuid, at: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PanelSlotsEvent {
+    PanelSlotsOpened {
+        capacity: u32,
+        existing: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
+    PanelSlotReserved {
+        subscription: Uuid,
+        at: DateTime<Utc>,
+    },
+    PanelSlotReleased {
+        subscription: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for PanelSlotsEvent {
+    fn event_type(&self) -> String {
+        match self {
+            PanelSlotsEvent::PanelSlotsOpened { .. } => "PanelSlotsOpened",
+            PanelSlotsEvent::PanelSlotReserved { .. } => "PanelSlotReserved",
+            PanelSlotsEvent::PanelSlotReleased { .. } => "PanelSlotReleased",
+        }
+        .to_string()
+    }
+    fn event_version(&self) -> String {
+        "1.0".to_string()
+    }
+}
+
+impl Aggregate for PanelSlots {
+    const TYPE: &'static str = "PanelSlots";
+    type Command = PanelSlotsCommand;
+    type Event = PanelSlotsEvent;
+    type Error = PanelError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+        let event = match command {
+            PanelSlotsCommand::OpenSlots {
+                capacity,
+                mut existing,
+                at,
+            } => {
+                if self.is_open() {
+                    return Ok(());
+                }
+                if capacity == 0 {
+                    return Err(PanelError::NoCapacity);
+                }
+                existing.sort();
+                existing.dedup();
+                PanelSlotsEvent::PanelSlotsOpened { capacity, existing, at }
+            }
+            PanelSlotsCommand::ReserveSlot {
+                subscription,
+                accepting,
+                at,
+            } => {
+                if self.held.contains(&subscription) {
+                    return Ok(());
+                }
+                if !accepting {
+                    return Err(PanelError::NotAccepting);
+                }
+                let Some(capacity) = self.capacity else {
+                    return Err(PanelError::SlotsNotOpened);
+                };
+                if self.free() == 0 {
+                    return Err(PanelError::Full { capacity });
+                }
+                PanelSlotsEvent::PanelSlotReserved { subscription, at }
+            }
+            PanelSlotsCommand::ReleaseSlot { subscription, at } => {
+                if !self.held.contains(&subscription) {
+                    return Ok(());
+                }
+                PanelSlotsEvent::PanelSlotReleased { subscription, at }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            PanelSlotsEvent::PanelSlotsOpened { capacity, existing, .. } => {
+                self.capacity = Some(capacity);
+                self.held.extend(existing);
+            }
+            PanelSlotsEvent::PanelSlotReserved { subscription, .. } => {
+                self.held.insert(subscription);
+            }
+            PanelSlotsEvent::PanelSlotReleased { subscription, .. } => {
+                self.held.remove(&subscription);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,5 +612,137 @@ mod tests {
     fn credentials_never_print() {
         let text = format!("{:?}", creds());
         assert!(!text.contains("v1:xxxx"), "{text}");
+    }
+
+    // ---- slots ----
+
+    type Slots = TestFramework<PanelSlots>;
+
+    fn sub(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+    fn opened(capacity: u32, existing: Vec<Uuid>) -> PanelSlotsEvent {
+        PanelSlotsEvent::PanelSlotsOpened {
+            capacity,
+            existing,
+            at: t0(),
+        }
+    }
+    fn reserved(n: u128) -> PanelSlotsEvent {
+        PanelSlotsEvent::PanelSlotReserved {
+            subscription: sub(n),
+            at: t0(),
+        }
+    }
+    fn reserve(n: u128) -> PanelSlotsCommand {
+        PanelSlotsCommand::ReserveSlot {
+            subscription: sub(n),
+            accepting: true,
+            at: t0(),
+        }
+    }
+
+    #[test]
+    fn a_free_slot_is_reserved_for_the_subscription() {
+        Slots::with(())
+            .given(vec![opened(2, vec![]), reserved(1)])
+            .when(reserve(2))
+            .then_expect_events(vec![reserved(2)]);
+    }
+
+    #[test]
+    fn reserving_at_capacity_is_refused() {
+        Slots::with(())
+            .given(vec![opened(2, vec![]), reserved(1), reserved(2)])
+            .when(reserve(3))
+            .then_expect_error(PanelError::Full { capacity: 2 });
+    }
+
+    #[test]
+    fn reserving_twice_for_the_same_subscription_takes_one_slot() {
+        Slots::with(())
+            .given(vec![opened(2, vec![]), reserved(1)])
+            .when(reserve(1))
+            .then_expect_events(vec![]);
+        // Even on a full panel, the holder's repeat is no refusal.
+        Slots::with(())
+            .given(vec![opened(1, vec![]), reserved(1)])
+            .when(reserve(1))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_released_slot_can_be_reserved_again_and_releasing_twice_does_nothing() {
+        let released = PanelSlotsEvent::PanelSlotReleased {
+            subscription: sub(1),
+            at: t0(),
+        };
+        Slots::with(())
+            .given(vec![opened(1, vec![]), reserved(1)])
+            .when(PanelSlotsCommand::ReleaseSlot {
+                subscription: sub(1),
+                at: t0(),
+            })
+            .then_expect_events(vec![released.clone()]);
+        Slots::with(())
+            .given(vec![opened(1, vec![]), reserved(1), released.clone()])
+            .when(PanelSlotsCommand::ReleaseSlot {
+                subscription: sub(1),
+                at: t0(),
+            })
+            .then_expect_events(vec![]);
+        Slots::with(())
+            .given(vec![opened(1, vec![]), reserved(1), released])
+            .when(reserve(2))
+            .then_expect_events(vec![reserved(2)]);
+    }
+
+    #[test]
+    fn clients_placed_before_slots_existed_count_even_beyond_capacity() {
+        Slots::with(())
+            .given_no_previous_events()
+            .when(PanelSlotsCommand::OpenSlots {
+                capacity: 2,
+                existing: vec![sub(3), sub(1), sub(2), sub(1)],
+                at: t0(),
+            })
+            .then_expect_events(vec![opened(2, vec![sub(1), sub(2), sub(3)])]);
+        Slots::with(())
+            .given(vec![opened(2, vec![sub(1), sub(2), sub(3)])])
+            .when(reserve(4))
+            .then_expect_error(PanelError::Full { capacity: 2 });
+        Slots::with(())
+            .given(vec![opened(2, vec![sub(1)])])
+            .when(PanelSlotsCommand::OpenSlots {
+                capacity: 2,
+                existing: vec![sub(5)],
+                at: t0(),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_panel_taking_no_new_clients_refuses_a_new_slot_but_not_its_holders() {
+        let on_disabled = |n| PanelSlotsCommand::ReserveSlot {
+            subscription: sub(n),
+            accepting: false,
+            at: t0(),
+        };
+        Slots::with(())
+            .given(vec![opened(2, vec![]), reserved(1)])
+            .when(on_disabled(2))
+            .then_expect_error(PanelError::NotAccepting);
+        Slots::with(())
+            .given(vec![opened(2, vec![]), reserved(1)])
+            .when(on_disabled(1))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn no_slot_is_reserved_before_the_existing_clients_are_counted() {
+        Slots::with(())
+            .given_no_previous_events()
+            .when(reserve(1))
+            .then_expect_error(PanelError::SlotsNotOpened);
     }
 }

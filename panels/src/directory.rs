@@ -77,6 +77,8 @@ impl Directory {
 
     /// Panels that may take a new client in `location`, least loaded (relative
     /// to capacity) first, then the one with more room: enabled, healthy, not retired, with room.
+    /// The read model lags, so this is only the order to try them in: the
+    /// panel's slots (`Commands::reserve_panel_slot`) decide whether there is room.
     pub async fn candidates(&self, location: &str) -> Result<Vec<PanelRow>, PanelsError> {
         let rows: Vec<PanelRow> = sqlx::query_as(&format!(
             "{SELECT} WHERE lower(p.location) = lower($1) AND p.enabled AND p.healthy AND NOT p.retired"

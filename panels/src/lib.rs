@@ -2,7 +2,8 @@
 //!
 //! - [`Provisioner`]: a feed consumer (checkpoint `provisioner`) that makes each
 //!   paid subscription a client on the least-loaded healthy panel of its
-//!   location, with failover, and keeps that client in step with renewals,
+//!   location that grants it a slot (capacity is a hard limit, kept by
+//!   `domain::panel::PanelSlots`), with failover, and keeps that client in step with renewals,
 //!   top-ups, bonuses, expiry, cancellation and location switches;
 //! - [`UsageSync`]: pulls traffic from every panel (one list call per panel, not
 //!   one per client) into `subscription_usage`, and records the 80%/100% and

@@ -7,11 +7,22 @@
 //! same email — which the provisioner recognises as its own (same UUID) and
 //! adopts. So a redelivered event, a worker killed mid-call, a restart or a
 //! duplicated purchase event all end with the one client.
+//!
+//! Capacity is a hard limit: after its intent, and before calling the panel,
+//! the worker reserves the subscription's slot on the panel (`PanelSlots`,
+//! idempotent per subscription, refused when full; racing workers are
+//! serialised by the event store). A full panel sends it to the next panel of
+//! the location, and no room anywhere is `ProvisioningFailed` "no room in
+//! <location>". The slot is held while a client may exist there (expired
+//! clients stay, disabled, and a renewal re-enables them in place) and given
+//! back once the client's removal is recorded (cancellation, the old side of a
+//! location switch, a placement given up in a failover).
 use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use commands::{CommandError, Commands};
+use domain::panel::PanelError;
 use domain::subscription::{ClientTerms, Placement, Provisioning, Subscription, SubscriptionError, SubscriptionEvent, SubscriptionStatus};
 use domain::{AnyEvent, CustomerId};
 use eventstore::StoredEvent;
@@ -121,16 +132,24 @@ impl Provisioner {
             return Ok(Ensured::Nothing);
         };
         let mut given_up: Option<Uuid> = None;
-        let mut last = format!("no enabled, healthy panel with room in {location}");
+        let mut last = format!("no room in {location}: no enabled, healthy panel there has a free slot");
         if let Some(p) = resume {
             match self.directory.panel(p.panel_id).await {
-                Ok(panel) => match self.attempt(&panel, &p, terms, customer).await? {
-                    Attempt::Done(url, links) => return self.provisioned(id, p, terms, url, links).await,
-                    Attempt::Refused(reason) => return self.fail(id, reason).await,
-                    Attempt::Transient(e) => {
-                        last = format!("{}: {e}", panel.name);
+                // The intent may predate the slot (a worker stopped between
+                // the two, or an install from before slots): take it now.
+                Ok(panel) => match self.reserve(&panel, id).await? {
+                    Err(why) => {
+                        last = format!("no room in {location}: {why}");
                         given_up = Some(p.panel_id);
                     }
+                    Ok(()) => match self.attempt(&panel, &p, terms, customer).await? {
+                        Attempt::Done(url, links) => return self.provisioned(id, p, terms, url, links).await,
+                        Attempt::Refused(reason) => return self.fail(id, reason).await,
+                        Attempt::Transient(e) => {
+                            last = format!("{}: {e}", panel.name);
+                            given_up = Some(p.panel_id);
+                        }
+                    },
                 },
                 Err(PanelsError::NoSuchPanel(_)) => given_up = Some(p.panel_id),
                 Err(e) => return Err(e),
@@ -151,6 +170,9 @@ impl Provisioner {
                 client_uuid: client_uuid(id, panel.id),
                 sub_id: sub_id(id),
             };
+            // Count the clients placed before slots existed, before our own
+            // intent can be among them (see `Commands::open_panel_slots`).
+            self.commands().open_panel_slots(panel.id, Utc::now()).await?;
             match self
                 .commands()
                 .start_provisioning(id, placement.clone(), given_up, Utc::now())
@@ -168,6 +190,15 @@ impl Provisioner {
                 }
                 Err(e) => return Err(e.into()),
             }
+            // The intent comes first, so only the worker that recorded it
+            // takes a slot; a full panel gives this placement up (no client
+            // was made there) for the next panel of the location.
+            if let Err(why) = self.reserve(&panel, id).await? {
+                tracing::info!(subscription = %id, panel = %panel.name, %why, "no slot; trying the next panel");
+                last = format!("no room in {location}: {why}");
+                given_up = Some(panel.id);
+                continue;
+            }
             match self.attempt(&panel, &placement, terms, customer).await? {
                 Attempt::Done(url, links) => return self.provisioned(id, placement, terms, url, links).await,
                 Attempt::Refused(reason) => return self.fail(id, reason).await,
@@ -179,6 +210,18 @@ impl Provisioner {
             }
         }
         self.fail(id, last).await
+    }
+
+    /// A slot on the panel for the subscription: `Ok(Err(why))` when the
+    /// panel is full or takes no new clients.
+    async fn reserve(&self, panel: &PanelRow, id: Uuid) -> Result<Result<(), String>, PanelsError> {
+        match self.commands().reserve_panel_slot(panel.id, id, Utc::now()).await {
+            Ok(()) => Ok(Ok(())),
+            Err(CommandError::Panel(e @ (PanelError::Full { .. } | PanelError::NotAccepting | PanelError::Retired))) => {
+                Ok(Err(format!("{}: {e}", panel.name)))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn provisioned(
@@ -298,6 +341,7 @@ impl Provisioner {
             Ok(panel) => panel,
             Err(PanelsError::NoSuchPanel(_)) => {
                 self.commands().record_deprovisioned(id, p.clone(), false, Utc::now()).await?;
+                self.commands().release_panel_slot(p.panel_id, id, Utc::now()).await?;
                 return Ok(Ensured::Removed);
             }
             Err(e) => return Err(e),
@@ -327,6 +371,8 @@ impl Provisioner {
         match result {
             Ok(deleted) => {
                 self.commands().record_deprovisioned(id, p.clone(), deleted, Utc::now()).await?;
+                // The client is gone (or, as an inbound's last, disabled): its slot is free.
+                self.commands().release_panel_slot(p.panel_id, id, Utc::now()).await?;
                 Ok(Ensured::Removed)
             }
             Err(e) => Ok(Ensured::Deferred(e.to_string())),

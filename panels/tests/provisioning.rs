@@ -480,3 +480,126 @@ async fn reconciliation_finds_and_repairs_every_kind_of_drift_on_a_classic_panel
 async fn reconciliation_finds_and_repairs_every_kind_of_drift_on_a_v3_1_panel() {
     drift(FakeConfig::v3()).await;
 }
+
+/// Clients placed before panels kept slots (an existing install) are counted
+/// when the panel's slots are opened, so they fill the panel too.
+#[tokio::test]
+async fn clients_placed_before_slots_existed_count_toward_the_capacity() {
+    let shop = Shop::new().await;
+    let cfg = FakeConfig::v3();
+    let fake = FakePanel::start(cfg.clone()).await;
+    let panel = shop.add_panel(&fake, &cfg, "fr-1", "France", 2).await;
+    let inbound = shop.provisioner.directory.panel(panel).await.unwrap().inbound_ids[0];
+    let mut subs = Vec::new();
+    for i in 0..3 {
+        let c = shop.customer(11_000 + i).await;
+        subs.push(shop.buy(c, "France").await);
+    }
+    // Two clients placed the old way (an intent and a result, no slot), and
+    // not projected yet: the read model still shows an empty panel.
+    for (i, &sub) in subs.iter().take(2).enumerate() {
+        let placement = domain::subscription::Placement {
+            panel_id: panel,
+            inbound_id: inbound,
+            email: format!("MoonVpn-France-{}-1", 1000 + i),
+            client_uuid: client_uuid(sub, panel),
+            sub_id: panels::sub_id(sub),
+        };
+        shop.cmd.start_provisioning(sub, placement.clone(), None, Utc::now()).await.unwrap();
+        let terms = shop.cmd.subscription(sub).await.unwrap().desired_terms().unwrap();
+        shop.cmd
+            .record_provisioned(sub, placement, terms, "https://x/sub/1".into(), vec![], Utc::now())
+            .await
+            .unwrap();
+    }
+    let r = shop.provisioner.ensure(subs[2]).await.unwrap();
+    assert!(
+        matches!(&r, Ensured::Failed(reason) if reason.contains("no room in France")),
+        "{r:?}"
+    );
+    let slots = shop.cmd.panel_slot_state(panel).await.unwrap();
+    assert_eq!((slots.capacity, slots.held.len()), (Some(2), 2));
+    assert_eq!(fake.client_count(), 0, "the panel was not called for the third");
+    shop.drop().await;
+}
+
+/// Capacity is a hard limit: every client takes a slot on its panel's
+/// `PanelSlots` before the panel is called, and the read model's lag cannot
+/// overfill a panel (here the `subscriptions` read model is not even projected
+/// while provisioning runs, so every panel looks empty the whole time).
+#[tokio::test]
+async fn many_concurrent_provisions_never_place_more_clients_on_a_panel_than_its_capacity() {
+    let shop = Shop::new().await;
+    let cfg = FakeConfig::classic();
+    let (fa, fb) = (FakePanel::start(cfg.clone()).await, FakePanel::start(cfg.clone()).await);
+    let a = shop.add_panel(&fa, &cfg, "fr-a", "France", 15).await;
+    let b = shop.add_panel(&fb, &cfg, "fr-b", "France", 15).await;
+    let mut subs = Vec::new();
+    for i in 0..40 {
+        let c = shop.customer(10_000 + i).await;
+        subs.push(shop.buy(c, "France").await);
+    }
+    let events = eventstore::read_after(&shop.db.pool, 0, 10_000).await.unwrap();
+    let consumer = panels::ProvisionerConsumer {
+        provisioner: shop.provisioner.clone(),
+        concurrency: 8,
+    };
+    workers::Consumer::handle(&consumer, &events).await.unwrap();
+
+    assert_eq!(fa.client_count(), 15, "fr-a is full, not over");
+    assert_eq!(fb.client_count(), 15, "fr-b is full, not over");
+    let mut provisioned = 0;
+    let mut no_room = Vec::new();
+    for &s in &subs {
+        match shop.cmd.subscription(s).await.unwrap().provisioning {
+            Provisioning::Provisioned(_) => provisioned += 1,
+            Provisioning::Failed { reason } => {
+                assert!(reason.starts_with("no room in France"), "{reason}");
+                no_room.push(s);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((provisioned, no_room.len()), (30, 10));
+    for panel in [a, b] {
+        let slots = shop.cmd.panel_slot_state(panel).await.unwrap();
+        assert_eq!((slots.capacity, slots.held.len()), (Some(15), 15));
+    }
+
+    // The whole history delivered again reserves nothing twice and changes nothing.
+    sqlx::query("UPDATE checkpoints SET position = 0 WHERE name = 'provisioner'")
+        .execute(&shop.db.pool)
+        .await
+        .unwrap();
+    shop.provision().await;
+    assert_eq!((fa.client_count(), fb.client_count()), (15, 15));
+    assert_eq!(shop.cmd.panel_slot_state(a).await.unwrap().held.len(), 15);
+
+    // A cancellation frees its slot, and a retry of a failed provisioning takes it.
+    let gone = *shop.cmd.panel_slot_state(a).await.unwrap().held.iter().next().unwrap();
+    shop.cmd
+        .cancel_subscription(&admin(), gone, Toman::from_int(0).unwrap(), "customer asked".into(), Utc::now())
+        .await
+        .unwrap();
+    shop.provision().await;
+    assert_eq!(fa.client_count(), 14);
+    assert!(!shop.cmd.panel_slot_state(a).await.unwrap().held.contains(&gone), "released");
+    shop.cmd.retry_provisioning(&admin(), no_room[0], Utc::now()).await.unwrap();
+    shop.cmd.retry_provisioning(&admin(), no_room[1], Utc::now()).await.unwrap();
+    shop.provision().await;
+    assert_eq!((fa.client_count(), fb.client_count()), (15, 15));
+    let states: Vec<&'static str> = {
+        let mut v = Vec::new();
+        for s in &no_room[..2] {
+            v.push(shop.cmd.subscription(*s).await.unwrap().provisioning.name());
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(
+        states,
+        vec!["failed", "provisioned"],
+        "one took the freed slot, the other found no room again"
+    );
+    shop.drop().await;
+}
