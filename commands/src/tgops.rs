@@ -272,13 +272,9 @@ impl Commands {
             return Ok(OpenedChat { chat, new: false });
         }
         let chat_enabled = self.feature_enabled(Feature::Chat, at).await?;
-        // Chats are numbered per customer; the read model says how many there
-        // were, and the events decide: a number already used is skipped.
-        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM support_chats WHERE customer = $1")
-            .bind(customer.0)
-            .fetch_one(&self.pool)
-            .await?;
-        let mut number = u32::try_from(known).unwrap_or(0) + 1;
+        // Chats are numbered per customer; the events decide: a number
+        // already used is skipped, an open chat is returned.
+        let mut number = self.first_unclosed_chat_number(customer).await?;
         loop {
             let id = chat_id(customer, number);
             let existing = self.tgops.chats.load(&id.to_string()).await?;
@@ -306,29 +302,35 @@ impl Commands {
         }
     }
 
-    /// The customer's open chat, if any: the read model points at it and the
-    /// events confirm it is still open.
+    /// The customer's open chat, if any. Chats are numbered 1, 2, … per
+    /// customer and at most the newest is open, so the events are walked
+    /// from the first number the read model does not show as closed: a
+    /// lagging read model only makes the walk start lower, never skip the
+    /// open chat (starting from a count of all rows could land past a chat
+    /// projected a moment ago and open a second one).
     pub async fn open_chat_of(&self, customer: CustomerId) -> Result<Option<Uuid>, CommandError> {
-        let candidates: Vec<Uuid> =
-            sqlx::query_scalar("SELECT id FROM support_chats WHERE customer = $1 AND status <> 'closed' ORDER BY number DESC")
-                .bind(customer.0)
-                .fetch_all(&self.pool)
-                .await?;
-        for id in candidates {
-            if self.tgops.chats.load(&id.to_string()).await?.is_open() {
+        let mut number = self.first_unclosed_chat_number(customer).await?;
+        loop {
+            let id = chat_id(customer, number);
+            let state = self.tgops.chats.load(&id.to_string()).await?;
+            if state.id.is_none() {
+                return Ok(None);
+            }
+            if state.is_open() {
                 return Ok(Some(id));
             }
+            number += 1;
         }
-        // A chat opened a moment ago may not be in the read model yet.
-        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM support_chats WHERE customer = $1")
+    }
+
+    /// One more than the chats the read model shows closed (closing is
+    /// final, so this never exceeds the number of the open or next chat).
+    async fn first_unclosed_chat_number(&self, customer: CustomerId) -> Result<u32, CommandError> {
+        let closed: i64 = sqlx::query_scalar("SELECT count(*) FROM support_chats WHERE customer = $1 AND status = 'closed'")
             .bind(customer.0)
             .fetch_one(&self.pool)
             .await?;
-        let next = chat_id(customer, u32::try_from(known).unwrap_or(0) + 1);
-        if self.tgops.chats.load(&next.to_string()).await?.is_open() {
-            return Ok(Some(next));
-        }
-        Ok(None)
+        Ok(u32::try_from(closed).unwrap_or(0) + 1)
     }
 
     pub async fn support_chat(&self, chat: Uuid) -> Result<SupportChat, CommandError> {
