@@ -78,21 +78,42 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<()> {
         Some(other) => anyhow::bail!("unknown bench area `{other}` (try `api`, `ocr`, `panels`, or none for the event store)"),
         None => {}
     }
-    let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
-    let url = eventstore::testing::database_url(&config.database_url, &name);
-    let pool = eventstore::connect(&url, 32).await?;
-    eventstore::migrate(&pool).await?;
-    println!("scratch database {name}");
-    let result = measure(config, &pool, &args).await;
-    pool.close().await;
-    if !args.keep {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await?;
-    }
+    let scratch = Scratch::create(config, 32).await?;
+    println!("scratch database {}", scratch.name);
+    let result = measure(config, &scratch.pool, &args).await;
+    scratch.finish(args.keep).await?;
     result
+}
+
+/// A database made for one benchmark on the DATABASE_URL server (whose own
+/// database is created first when missing), migrated, and dropped after.
+pub struct Scratch {
+    pub name: String,
+    pub pool: PgPool,
+    admin: PgPool,
+}
+
+impl Scratch {
+    pub async fn create(config: &Config, max_connections: u32) -> Result<Scratch> {
+        let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+        let url = eventstore::testing::database_url(&config.database_url, &name);
+        let pool = eventstore::connect(&url, max_connections).await?;
+        eventstore::migrate(&pool).await?;
+        Ok(Scratch { name, pool, admin })
+    }
+
+    /// Closes the pool and drops the database unless `keep`.
+    pub async fn finish(self, keep: bool) -> Result<()> {
+        self.pool.close().await;
+        if !keep {
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute(&self.admin)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 async fn measure(config: &Config, pool: &PgPool, args: &BenchArgs) -> Result<()> {

@@ -29,20 +29,10 @@ pub struct ApiBench {
 }
 
 pub async fn run(config: &Config, b: ApiBench) -> Result<()> {
-    let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
-    let url = eventstore::testing::database_url(&config.database_url, &name);
-    let pool = eventstore::connect(&url, 32).await?;
-    eventstore::migrate(&pool).await?;
-    println!("scratch database {name}");
-    let result = measure(&pool, &b).await;
-    pool.close().await;
-    if !b.keep {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await?;
-    }
+    let scratch = crate::bench::Scratch::create(config, 32).await?;
+    println!("scratch database {}", scratch.name);
+    let result = measure(&scratch.pool, &b).await;
+    scratch.finish(b.keep).await?;
     result
 }
 

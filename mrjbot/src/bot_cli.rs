@@ -139,20 +139,13 @@ pub async fn run_only(config: &Config) -> Result<()> {
 /// `mrjbot bench bot`: a scratch database on the DATABASE_URL server, the
 /// bot against the fake Telegram server, updates per second.
 pub async fn bench(config: &Config, users: usize, updates_per_user: usize, lanes: usize, keep: bool) -> Result<()> {
-    let name = format!("mrjbot_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
-    let url = eventstore::testing::database_url(&config.database_url, &name);
-    let pool = eventstore::connect(&url, config.db_pool.max(8)).await?;
-    eventstore::migrate(&pool).await?;
-    println!("scratch database {name}; {users} users, {updates_per_user} updates each, {lanes} lanes");
-    let result = bot::bench::run(pool.clone(), users, updates_per_user, lanes).await;
-    pool.close().await;
-    if !keep {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await?;
-    }
+    let scratch = crate::bench::Scratch::create(config, config.db_pool.max(8)).await?;
+    println!(
+        "scratch database {}; {users} users, {updates_per_user} updates each, {lanes} lanes",
+        scratch.name
+    );
+    let result = bot::bench::run(scratch.pool.clone(), users, updates_per_user, lanes).await;
+    scratch.finish(keep).await?;
     let report = result.map_err(|e| anyhow::anyhow!(e))?;
     println!(
         "registrations (/start): {} in {:.2}s = {:.0} updates/s",

@@ -425,20 +425,10 @@ fn memory_mib() -> (f64, f64) {
 
 /// `mrjbot bench panels` on a scratch database made on the DATABASE_URL server (dropped afterwards).
 pub async fn bench_main(config: &Config, panels: usize, clients_per_panel: usize, keep: bool) -> Result<()> {
-    let name = format!("mrjbot_bench_{}", Uuid::new_v4().simple());
-    let admin = eventstore::connect_or_create(&config.database_url, 1).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
-    let url = eventstore::testing::database_url(&config.database_url, &name);
-    let pool = eventstore::connect(&url, 32).await?;
-    eventstore::migrate(&pool).await?;
-    println!("scratch database {name}");
-    let result = bench(&pool, panels.max(1), clients_per_panel.max(1)).await;
-    pool.close().await;
-    if !keep {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await?;
-    }
+    let scratch = crate::bench::Scratch::create(config, 32).await?;
+    println!("scratch database {}", scratch.name);
+    let result = bench(&scratch.pool, panels.max(1), clients_per_panel.max(1)).await;
+    scratch.finish(keep).await?;
     result
 }
 
